@@ -1,0 +1,31 @@
+"""Run the Alembic migrations programmatically (``gateway migrate``, app start-up in development, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+
+from adapters.ledger.db import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str = "") -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+async def upgrade(db: Database, revision: str = "head") -> None:
+    def run(connection: Connection) -> None:
+        cfg = alembic_config(db.url)
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+    async with db.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()

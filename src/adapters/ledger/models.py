@@ -1,0 +1,266 @@
+"""The municipal debt ledger: SQLAlchemy 2 models, identical on SQLite and PostgreSQL.
+
+Amounts are integer øre (BIGINT). A claim's outstanding amount is the sum of its ledger entries
+(charges, interest and fees positive; payments negative; adjustments either way); its statement is
+those entries in posting order with a running balance.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity columns.
+PK = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def utc_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Citizen(Base):
+    """borger"""
+
+    __tablename__ = "citizens"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    cpr: Mapped[str] = mapped_column(String(10), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+    updated_at: Mapped[datetime] = utc_column()
+
+
+class Department(Base):
+    """afsender: the municipal department that sent a claim (R7: questions go to it)."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    web: Mapped[str | None] = mapped_column(String(300))
+    # [{"weekday": "TUESDAY", "opens": "09:00", "closes": "12:00"}, ...]
+    phone_hours: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False, default=list)
+
+
+class Claim(Base):
+    """krav / gældspost"""
+
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), nullable=False)
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    issued_on: Mapped[date] = mapped_column(Date, nullable=False)
+    due_on: Mapped[date] = mapped_column(Date, nullable=False)
+    original_amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+    updated_at: Mapped[datetime] = utc_column()
+
+    __table_args__ = (Index("ix_claims_citizen_due", "citizen_id", "due_on"),)
+
+
+class LedgerEntry(Base):
+    """A posting on a claim: CHARGE, INTEREST, FEE, PAYMENT or ADJUSTMENT (signed øre)."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), nullable=False)
+    posted_on: Mapped[date] = mapped_column(Date, nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    # For PAYMENT/ADJUSTMENT entries: which component they settle (FEE, INTEREST, PRINCIPAL), if known.
+    component: Mapped[str | None] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(String(300), nullable=False)
+    amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Identity in the source system (import) so re-importing updates instead of duplicating.
+    external_ref: Mapped[str | None] = mapped_column(String(80))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    created_at: Mapped[datetime] = utc_column()
+
+    __table_args__ = (
+        Index("ix_ledger_entries_claim_posted", "claim_id", "posted_on", "id"),
+        UniqueConstraint("claim_id", "external_ref", name="uq_ledger_entries_claim_external_ref"),
+    )
+
+
+class InstallmentPlan(Base):
+    """afdragsordning"""
+
+    __tablename__ = "installment_plans"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    principal_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    monthly_amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    months: Mapped[int] = mapped_column(Integer, nullable=False)
+    day_of_month: Mapped[int] = mapped_column(Integer, nullable=False)
+    excludes_future_interest: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    assessment_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    terms_accepted_at: Mapped[datetime] = utc_column()
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval_note: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str | None] = mapped_column(String(80))
+
+    __table_args__ = (Index("ix_installment_plans_status_created", "status", "created_at"),)
+
+
+class PlanClaim(Base):
+    """A claim in a plan. ``live_claim_id`` is the claim id while the plan is live (pending or active)
+    and NULL afterwards: its unique constraint makes "one live plan per claim" hold under races on
+    both databases (NULLs never collide)."""
+
+    __tablename__ = "plan_claims"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("installment_plans.id"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    outstanding_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    live_claim_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+    __table_args__ = (Index("ix_plan_claims_claim", "claim_id"),)
+
+
+class Installment(Base):
+    __tablename__ = "installments"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("installment_plans.id"), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    due_on: Mapped[date] = mapped_column(Date, nullable=False)
+    amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    paid_oere: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+    __table_args__ = (UniqueConstraint("plan_id", "number", name="uq_installments_plan_number"),)
+
+
+class MobilePayAccount(Base):
+    """One of a citizen's MobilePay accounts (R4: e.g. a budget account)."""
+
+    __tablename__ = "mobilepay_accounts"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    masked_number: Mapped[str] = mapped_column(String(40), nullable=False)
+    provider_ref: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class Enrolment(Base):
+    """An automatic-payment enrolment: a Betalingsservice mandate or a MobilePay subscription."""
+
+    __tablename__ = "enrolments"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    mobilepay_account_id: Mapped[int | None] = mapped_column(ForeignKey("mobilepay_accounts.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("installment_plans.id"))
+    # Set while live (PENDING/ACTIVE), NULL after: at most one live enrolment per plan.
+    live_plan_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(80), unique=True)
+    provider_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    confirmation_url: Mapped[str | None] = mapped_column(String(500))
+    requested_at: Mapped[datetime] = utc_column()
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EnrolmentClaim(Base):
+    __tablename__ = "enrolment_claims"
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    live_claim_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class Payment(Base):
+    """A one-off payment by card or MobilePay (R3)."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    method: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    provider_ref: Mapped[str | None] = mapped_column(String(80), unique=True)
+    provider_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    redirect_url: Mapped[str | None] = mapped_column(String(500))
+    return_url: Mapped[str] = mapped_column(String(500), nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+    updated_at: Mapped[datetime] = utc_column()
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentClaim(Base):
+    """The claims a payment was started for (the citizen's ticks, R3)."""
+
+    __tablename__ = "payment_claims"
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+
+
+class AccessLogEntry(Base):
+    """Who looked at whose data (citizens may ask to see this)."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = utc_column()
+    actor_kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    actor_id: Mapped[str] = mapped_column(String(80), nullable=False)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"))
+    operation: Mapped[str] = mapped_column(String(80), nullable=False)
+    request_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_access_log_citizen_at", "citizen_id", "at"),)
+
+
+class IdempotencyRecord(Base):
+    """A mutation's idempotency key, scoped per actor, with the payload it produced."""
+
+    __tablename__ = "idempotency_keys"
+    actor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(60), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    response: Mapped[dict[str, object]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+
+
+class WebhookEvent(Base):
+    """Provider webhook events already processed (redelivery is a no-op)."""
+
+    __tablename__ = "webhook_events"
+    event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    received_at: Mapped[datetime] = utc_column()
+    event_type: Mapped[str] = mapped_column(String(60), nullable=False)

@@ -1,0 +1,244 @@
+"""The ASGI application: built by ``create_app`` from explicit settings (no hidden globals).
+
+Request flow: Starlette -> auth (a Viewer) -> Strawberry -> resolvers -> DataLoaders -> adapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
+
+from adapters.gaeldst.client import GaeldstClient, GaeldstConfig
+from adapters.ledger.db import Database
+from gateway.auth import AuthError, TokenVerifier
+from gateway.errors import ErrorCode
+from gateway.i18n import Language, negotiate, translate
+from gateway.logging import configure_logging
+from gateway.settings import Settings
+from resolvers.context import Context
+from resolvers.loaders import Loaders
+from resolvers.schema import build_schema, format_error
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+GRAPHIQL_ASSETS = "graphene_django_graphiql_static"
+
+
+@dataclass
+class Services:
+    """Everything a request may use, created once per process in the lifespan."""
+
+    settings: Settings
+    db: Database
+    gaeldst: GaeldstClient
+    verifier: TokenVerifier
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.gaeldst.aclose()
+        await self.db.dispose()
+
+
+def gaeldst_config(settings: Settings) -> GaeldstConfig:
+    cert = (
+        (settings.gaeldst_client_cert, settings.gaeldst_client_key or settings.gaeldst_client_cert)
+        if settings.gaeldst_client_cert
+        else None
+    )
+    return GaeldstConfig(
+        base_url=settings.gaeldst_url,
+        timeout_seconds=settings.gaeldst_timeout_seconds,
+        connect_timeout=settings.gaeldst_connect_timeout_seconds,
+        max_retries=settings.gaeldst_max_retries,
+        cache_ttl_seconds=settings.gaeldst_cache_ttl_seconds,
+        breaker_threshold=settings.gaeldst_breaker_threshold,
+        breaker_ttl_seconds=settings.gaeldst_breaker_ttl_seconds,
+        bearer_token=settings.gaeldst_token.get_secret_value() if settings.gaeldst_token else None,
+        client_cert=cert,
+        ca_bundle=settings.gaeldst_ca_bundle,
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        gaeldst=GaeldstClient(gaeldst_config(settings)),
+        verifier=TokenVerifier(settings),
+    )
+
+
+def _error_body(code: ErrorCode, key: str, language: Language, **params: object) -> dict[str, Any]:
+    return {
+        "data": None,
+        "errors": [{"message": translate(key, language, **params), "extensions": {"code": code.value}}],
+    }
+
+
+class GatewayGraphQL(GraphQL):  # type: ignore[type-arg]
+    """Strawberry's ASGI view with our context, error format, JSON encoder and request-level errors."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            build_schema(max_depth=services.settings.max_query_depth),
+            graphql_ide=None,
+            allow_queries_via_get=False,  # a CPR in a query argument must never end up in a URL
+        )
+        self.services = services
+        self.graphiql_page = _graphiql_page(services.settings) if services.settings.graphiql_enabled else None
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        state = request.state
+        return Context(
+            services=self.services,
+            viewer=state.viewer,
+            language=state.language,
+            request_id=state.request_id,
+            loaders=Loaders(self.services.db),
+        )
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [format_error(e, request.state.language) for e in result.errors]
+        if result.extensions:
+            body["extensions"] = result.extensions
+        return body
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self.respond(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        language = negotiate(request.headers.get("accept-language"))
+        rid = request.headers.get("x-request-id", "")
+        request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        request.state.language, request.state.request_id = language, request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        if request.method == "GET" and self.graphiql_page and "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(self.graphiql_page)
+        if request.method != "POST":
+            body = _error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
+            return JSONResponse(body, status_code=405, headers={"Allow": "POST"})
+        try:
+            request.state.viewer = await self.services.verifier.verify(request.headers.get("authorization"))
+        except AuthError as exc:
+            log.info("auth.rejected", reason=str(exc))
+            body = _error_body(ErrorCode.UNAUTHENTICATED, "TOKEN_INVALID", language)
+            return Response(
+                orjson.dumps(body),
+                media_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        try:
+            return await self.run(request)
+        except HTTPException as exc:
+            body = _error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail=exc.detail)
+            return JSONResponse(body, status_code=exc.status_code)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or (services.settings if services else Settings())
+    configure_logging(settings.log_level, settings.log_json)
+    own_services = services is None
+    svc = services or build_services(settings)
+    graphql = GatewayGraphQL(svc)
+    graphiql_page = graphql.graphiql_page
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with svc.db.read() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except Exception:
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    routes: list[Any] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if graphiql_page is not None:
+        routes.append(Mount("/graphiql-assets", app=StaticFiles(directory=_graphiql_assets_dir()), name="graphiql"))
+    for extra in svc.extras.get("routes", []):
+        routes.append(extra)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for start in svc.extras.get("on_startup", []):
+            await start()
+        try:
+            yield
+        finally:
+            for stop in svc.extras.get("on_shutdown", []):
+                await stop()
+            if own_services:
+                await svc.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = svc
+    return app
+
+
+def _graphiql_assets_dir() -> Path:
+    return Path(str(files(GRAPHIQL_ASSETS) / "static" / GRAPHIQL_ASSETS))
+
+
+DEFAULT_QUERY = """# Mit betalingsoverblik: a citizen's overview. Put a token from `make run` in the Headers tab.
+query Overview {
+  me {
+    cpr
+    name
+    totalOutstanding { formatted }
+    claims(first: 20) {
+      totalCount
+      nodes {
+        reference
+        title
+        outstanding { amount formatted }
+        collection { status marker }
+        sender { name contact { phone email } }
+        statement { lines { postedOn kind text amount { formatted } balanceAfter { formatted } } }
+      }
+    }
+    notices { code message }
+  }
+}
+"""
+
+
+def _graphiql_page(settings: Settings) -> str:
+    template = (files("gateway") / "static" / "graphiql.html").read_text(encoding="utf-8")
+    return (
+        template.replace("__STATIC__", "/graphiql-assets")
+        .replace("__DEFAULT_QUERY__", json.dumps(DEFAULT_QUERY))
+        .replace("__DEFAULT_HEADERS__", json.dumps('{\n  "Authorization": "Bearer <token from make run>"\n}'))
+    )

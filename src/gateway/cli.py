@@ -1,0 +1,166 @@
+"""``gateway``: serve, migrate, seed, import, token, export-schema, dev (everything for ``make run``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from gateway.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+async def _migrate(settings: Settings) -> None:
+    from adapters.ledger.db import Database
+    from adapters.ledger.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def _seed(settings: Settings, citizens: int | None) -> str:
+    from adapters.ledger.db import Database
+    from adapters.ledger.seed import seed_bulk, seed_demo
+
+    db = Database(settings.database_url)
+    try:
+        if citizens:
+            added = await seed_bulk(db, citizens)
+            return f"added {added} generated citizens"
+        await seed_demo(db)
+        return "seeded the demo citizens"
+    finally:
+        await db.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    asyncio.run(_migrate(_settings()))
+    print("database is at the latest migration", file=sys.stderr)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    print(asyncio.run(_seed(settings, args.citizens)), file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from adapters.ledger.importer import run_import_file
+
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    report = asyncio.run(run_import_file(settings.database_url, Path(args.file)))
+    if report.problems:
+        print(f"import refused: {len(report.problems)} problem(s); nothing was written", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  {problem.location}: {problem.message}", file=sys.stderr)
+        return 1
+    print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from gateway.auth import issue_token
+    from gateway.cpr import InvalidCpr
+
+    settings = _settings()
+    try:
+        token = issue_token(
+            settings, citizen_cpr=args.citizen, caseworker_id=args.caseworker, ttl_seconds=args.ttl
+        )
+    except InvalidCpr:
+        print("invalid CPR number", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from resolvers.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from gateway.devserver import run_dev
+
+    return run_dev(_settings(), reseed=not args.keep_data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Mit betalingsoverblik GraphQL gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the GraphQL API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="migrate the ledger database to the latest schema").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load the demo citizens (or bulk data with --citizens N)")
+    p.add_argument("--citizens", type=int, help="generate N citizens with ~20 claims each (benchmarks)")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("import", help="import citizens, departments, claims and entries from a JSON file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("token", help="print a development token (needs the local signing key)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--citizen", metavar="CPR")
+    who.add_argument("--caseworker", metavar="ID")
+    p.add_argument("--ttl", type=int, help="lifetime in seconds")
+    p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
+    p.add_argument("output", nargs="?", default="-")
+    p.set_defaults(func=cmd_export_schema)
+
+    p = sub.add_parser("dev", help="migrate, seed, start the simulators and serve (what `make run` does)")
+    p.add_argument("--keep-data", action="store_true", help="do not re-seed the demo citizens")
+    p.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

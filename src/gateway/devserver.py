@@ -1,0 +1,73 @@
+"""``gateway dev`` (``make run``): migrate and seed the embedded ledger, start the simulators, print demo
+tokens, and serve the gateway with GraphiQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from gateway.settings import Settings
+
+DEMO_CITIZEN = "1507804321"
+DEMO_CASEWORKER = "cw-1001"
+
+
+def _port_of(url: str) -> int:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).port or 80
+
+
+def run_dev(settings: Settings, *, reseed: bool = True) -> int:
+    import uvicorn
+
+    from adapters.gaeldst.simulator import create_demo_app
+    from adapters.payments.simulator import create_simulator_app as create_payments_app
+    from adapters.simserver import ThreadedServer
+    from gateway.app import create_app
+    from gateway.auth import issue_token
+    from gateway.cli import _migrate, _seed
+
+    if not settings.is_development:
+        print("gateway dev is for development only (GATEWAY_ENVIRONMENT=development)", file=sys.stderr)
+        return 2
+    asyncio.run(_migrate(settings))
+    if reseed:
+        asyncio.run(_seed(settings, None))
+
+    gaeldst = ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start()
+    payments = ThreadedServer(
+        create_payments_app(
+            webhook_url=f"{settings.public_url}/webhooks/payments",
+            webhook_secret=settings.payments_webhook_secret.get_secret_value().encode(),
+            public_url=settings.payments_url,
+        ),
+        port=_port_of(settings.payments_url),
+    ).start()
+
+    citizen = issue_token(settings, citizen_cpr=DEMO_CITIZEN)
+    caseworker = issue_token(settings, caseworker_id=DEMO_CASEWORKER, name="Demo Sagsbehandler")
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"""
+Mit betalingsoverblik gateway (development)
+  GraphiQL:       {base}/graphql
+  Gældsstyrelsen: {gaeldst.url}  (simulator)
+  Payments:       {payments.url}  (simulator)
+
+Citizen token (Anna Jensen, {DEMO_CITIZEN}):
+{citizen}
+
+Caseworker token ({DEMO_CASEWORKER}):
+{caseworker}
+
+In GraphiQL, open Headers and set {{"Authorization": "Bearer <token>"}}. Ctrl+C stops everything.
+""",
+        flush=True,
+    )
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        payments.stop()
+        gaeldst.stop()
+    return 0

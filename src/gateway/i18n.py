@@ -1,0 +1,166 @@
+"""Messages for errors and notices: Danish by default, English with ``Accept-Language: en`` (api.md).
+
+A catalogue keyed by a stable code; every message a client sees comes from here. Messages never
+contain a CPR number or other personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Language = Literal["da", "en"]
+DEFAULT_LANGUAGE: Language = "da"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # Top-level errors
+    "UNAUTHENTICATED": ("Du skal være logget ind.", "You must be signed in."),
+    "TOKEN_INVALID": (
+        "Adgangstokenet er ugyldigt eller udløbet.",
+        "The access token is invalid or has expired.",
+    ),
+    "FORBIDDEN": ("Du har ikke adgang til dette.", "You do not have access to this."),
+    "CASEWORKERS_ONLY": ("Kun sagsbehandlere har adgang til dette.", "Only caseworkers have access to this."),
+    "NOT_FOUND": ("Det efterspurgte findes ikke.", "The requested object does not exist."),
+    "INVALID_ID": ("ID'et er ugyldigt.", "The ID is not valid."),
+    "INVALID_CURSOR": ("Cursoren er ugyldig.", "The cursor is not valid."),
+    "INVALID_FIRST": (
+        "'first' skal være mellem 0 og {max}.",
+        "'first' must be between 0 and {max}.",
+    ),
+    "TOO_MANY_IDS": ("Højst {max} ID'er ad gangen.", "At most {max} IDs at a time."),
+    "INVALID_CPR": ("CPR-nummeret er ugyldigt.", "The CPR number is not valid."),
+    "BAD_REQUEST": ("Forespørgslen er ugyldig: {detail}", "The request is not valid: {detail}"),
+    "QUERY_TOO_COMPLEX": ("Forespørgslen er for kompleks.", "The query is too complex."),
+    "UPSTREAM_UNAVAILABLE": (
+        "Gældsstyrelsen kunne ikke kontaktes; oplysninger om inddrivelse mangler midlertidigt.",
+        "Gældsstyrelsen could not be reached; collection details are temporarily unavailable.",
+    ),
+    "PAYMENTS_UNAVAILABLE": (
+        "Betalingsudbyderen kunne ikke kontaktes. Prøv igen senere.",
+        "The payment provider could not be reached. Please try again later.",
+    ),
+    "INTERNAL": ("Der opstod en intern fejl.", "An internal error occurred."),
+    # User errors
+    "MONTHLY_AMOUNT_BELOW_MINIMUM": (
+        "Det månedlige afdrag skal være mindst 350,00 kr.",
+        "The monthly installment must be at least 350.00 DKK.",
+    ),
+    "PLAN_TOO_LONG": (
+        "Afdragsordningen må højst vare 18 måneder. Hæv afdraget, eller bed om en individuel vurdering.",
+        "The plan may last at most 18 months. Raise the installment, or ask for an individual assessment.",
+    ),
+    "CLAIM_AT_COLLECTION": (
+        "Kravet er sendt til inddrivelse hos Gældsstyrelsen; kontakt Gældsstyrelsen om en ordning.",
+        "The claim has been sent to Gældsstyrelsen for collection; contact Gældsstyrelsen about a plan.",
+    ),
+    "COLLECTION_STATUS_UNAVAILABLE": (
+        "Vi kan ikke se, om kravet er sendt til inddrivelse, fordi Gældsstyrelsen ikke svarer. Prøv igen senere.",
+        "We cannot tell whether the claim is at collection because Gældsstyrelsen is not answering. Try again later.",
+    ),
+    "TERMS_NOT_ACCEPTED": ("Du skal acceptere betingelserne.", "You must accept the terms."),
+    "CLAIM_NOT_FOUND": ("Kravet findes ikke.", "The claim does not exist."),
+    "CLAIM_NOT_OPEN": ("Kravet er allerede betalt.", "The claim has already been paid."),
+    "CLAIM_ALREADY_IN_PLAN": (
+        "Kravet indgår allerede i en afdragsordning.",
+        "The claim is already part of an installment plan.",
+    ),
+    "NOTHING_TO_PAY": ("Der er intet at betale.", "There is nothing to pay."),
+    "INVALID_AMOUNT": (
+        'Beløbet er ugyldigt. Angiv kroner med højst to decimaler, f.eks. "350.00".',
+        'The amount is not valid. Give kroner with at most two decimals, e.g. "350.00".',
+    ),
+    "AMOUNT_EXCEEDS_OUTSTANDING": (
+        "Beløbet er større end restgælden på de valgte krav.",
+        "The amount is larger than what is outstanding on the chosen claims.",
+    ),
+    "INVALID_DATE": ("Dagen i måneden skal være mellem 1 og 31.", "The day of the month must be 1 to 31."),
+    "IDEMPOTENCY_KEY_REUSED": (
+        "Idempotensnøglen er allerede brugt til en anden forespørgsel.",
+        "The idempotency key was already used for a different request.",
+    ),
+    "INVALID_IDEMPOTENCY_KEY": (
+        "Idempotensnøglen skal være 1–64 tegn.",
+        "The idempotency key must be 1–64 characters.",
+    ),
+    "ENROLMENT_ALREADY_ACTIVE": (
+        "Der er allerede en aktiv tilmelding til automatisk betaling.",
+        "There is already a live automatic-payment enrolment.",
+    ),
+    "MOBILEPAY_ACCOUNT_NOT_FOUND": (
+        "MobilePay-kontoen findes ikke.",
+        "The MobilePay account does not exist.",
+    ),
+    "NOT_ALLOWED": ("Handlingen er ikke tilladt.", "The action is not allowed."),
+    "NO_CLAIMS_SELECTED": ("Vælg mindst ét krav.", "Choose at least one claim."),
+    "DUPLICATE_CLAIMS": ("Det samme krav er valgt flere gange.", "The same claim was chosen more than once."),
+    "TOTAL_BELOW_MINIMUM_INSTALLMENT": (
+        "Gælden er mindre end ét afdrag på 350,00 kr. Betal den i stedet.",
+        "The debt is less than one installment of 350.00 DKK. Pay it instead.",
+    ),
+    "PLAN_NOT_FOUND": ("Afdragsordningen findes ikke.", "The installment plan does not exist."),
+    "PLAN_NOT_PENDING": (
+        "Afdragsordningen afventer ikke godkendelse.",
+        "The installment plan is not waiting for approval.",
+    ),
+    "PLAN_NOT_CANCELLABLE": (
+        "Afdragsordningen kan ikke annulleres.",
+        "The installment plan cannot be cancelled.",
+    ),
+    "INVALID_RETURN_URL": ("Retur-URL'en er ugyldig.", "The return URL is not valid."),
+    "PAYMENT_METHOD_NOT_FOUND": ("Tilmeldingen findes ikke.", "The enrolment does not exist."),
+    "INVALID_INPUT": ("Input er ugyldigt.", "The input is not valid."),
+    # Notices
+    "NOTICE_CHECK_PAYMENTS": (
+        "Husk at tjekke, at betalingen bliver trukket fra din konto hver måned.",
+        "Remember to check that the payment is drawn from your account every month.",
+    ),
+    "NOTICE_ENROLMENT_PENDING": (
+        "Din tilmelding til automatisk betaling er ikke trådt i kraft endnu. Indtil da får du en opkrævning "
+        "i din digitale postkasse, så hold øje med den.",
+        "Your automatic-payment enrolment is not active yet. Until then you will receive an invoice in your "
+        "Digital Post, so keep an eye on it.",
+    ),
+    "NOTICE_FUTURE_INTEREST": (
+        "Renter, der påløber dit beboerindskudslån efter aftalen er indgået, indgår ikke i afdragsordningen.",
+        "Interest that accrues on your resident deposit loan after the plan is made is not part of the plan.",
+    ),
+    "NOTICE_AT_COLLECTION": (
+        "Krav markeret med * er sendt til inddrivelse hos Gældsstyrelsen. Du kan stadig betale på dem her, men "
+        "der kan ikke laves en afdragsordning med kommunen. Gældsstyrelsens inddrivelsesomkostninger vises "
+        "ikke her; kontakt Gældsstyrelsen på 7015 7304 eller gaeldst.dk/borger.",
+        "Claims marked * have been sent to Gældsstyrelsen for collection. You can still pay them here, but the "
+        "municipality cannot make an installment plan for them. Gældsstyrelsen's collection costs are not "
+        "shown here; contact Gældsstyrelsen on 7015 7304 or gaeldst.dk/borger.",
+    ),
+    "NOTICE_WAGE_GARNISHMENT": (
+        "Gældsstyrelsen kan foretage lønindeholdelse, også hvis du har en lav A-indkomst, f.eks. SU, "
+        "sociale ydelser eller social pension.",
+        "Gældsstyrelsen may garnish your wages, even on a low A-income such as SU, social benefits or a "
+        "social pension.",
+    ),
+}
+
+
+def negotiate(accept_language: str | None) -> Language:
+    """Pick "en" when the client prefers English over Danish, else Danish."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    best: tuple[float, Language] = (0.0, DEFAULT_LANGUAGE)
+    for part in accept_language.split(","):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])  # a quality weight, not money
+            except ValueError:
+                q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in ("da", "en") and q > best[0]:
+            best = (q, "da" if primary == "da" else "en")
+    return best[1]
+
+
+def translate(key: str, language: Language, **params: object) -> str:
+    da, en = MESSAGES.get(key, MESSAGES["INTERNAL"])
+    text = en if language == "en" else da
+    return text.format(**params) if params else text

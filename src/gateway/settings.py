@@ -1,0 +1,100 @@
+"""Configuration from the environment (``GATEWAY_*``), via pydantic-settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/betalingsoverblik.sqlite3"
+# Development-only signing key (HS256). Production must configure a JWKS URL or its own key.
+DEV_SECRET = "dev-only-insecure-signing-key-change-me-0123456789"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = DEFAULT_SQLITE_URL
+    database_pool_size: int = 10
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Auth: JWTs verified against issuer and audience, with a JWKS URL (production) or a local key.
+    auth_issuer: str = "https://login.randers.dk"
+    auth_audience: str = "mit-betalingsoverblik"
+    auth_jwks_url: str | None = None
+    auth_secret: SecretStr | None = Field(default=None, description="HS256 key (development)")
+    auth_public_key: str | None = Field(default=None, description="PEM public key (RS256/ES256)")
+    auth_algorithms: list[str] = ["RS256", "ES256", "HS256"]
+    auth_cpr_claim: str = "cpr"
+    auth_caseworker_role: str = "caseworker"
+    auth_leeway_seconds: int = 30
+    auth_token_ttl_seconds: int = 8 * 3600
+
+    # Gældsstyrelsen (the Danish Debt Collection Agency)
+    gaeldst_url: str = "http://127.0.0.1:8001"
+    gaeldst_timeout_seconds: float = 0.8
+    gaeldst_connect_timeout_seconds: float = 0.3
+    gaeldst_max_retries: int = 2
+    gaeldst_cache_ttl_seconds: float = 30.0
+    gaeldst_breaker_threshold: int = 5
+    gaeldst_breaker_ttl_seconds: float = 15.0
+    gaeldst_token: SecretStr | None = None
+    gaeldst_client_cert: str | None = None
+    gaeldst_client_key: str | None = None
+    gaeldst_ca_bundle: str | None = None
+
+    # Payment provider (card, MobilePay, Betalingsservice)
+    payments_url: str = "http://127.0.0.1:8002"
+    payments_api_key: SecretStr | None = None
+    payments_webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    payments_poll_interval_seconds: float = 30.0
+
+    # GraphQL
+    graphiql: bool | None = None  # default: on in development, off in production
+    max_query_depth: int = 12
+    max_page_size: int = 100
+
+    @model_validator(mode="after")
+    def _production_is_configured(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if not (self.auth_jwks_url or self.auth_public_key or self.auth_secret):
+                raise ValueError("production needs GATEWAY_AUTH_JWKS_URL or a key")
+            if self.auth_secret and self.auth_secret.get_secret_value() == DEV_SECRET:
+                raise ValueError("the development signing key must not be used in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.is_development if self.graphiql is None else self.graphiql
+
+    @cached_property
+    def signing_secret(self) -> str | None:
+        """The HS256 key: configured, or the development default (never in production)."""
+        if self.auth_secret is not None:
+            return self.auth_secret.get_secret_value()
+        if self.is_development and not (self.auth_jwks_url or self.auth_public_key):
+            return DEV_SECRET
+        return None
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.database_url.startswith(prefix):
+            return Path(self.database_url.removeprefix(prefix))
+        return None

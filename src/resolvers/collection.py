@@ -1,0 +1,46 @@
+"""Claim.collection: Gældsstyrelsen's view of each claim, asked once per request for all claims (R14).
+
+When Gældsstyrelsen cannot be asked the claims still resolve, with status UNKNOWN, and the request gets one
+top-level ``UPSTREAM_UNAVAILABLE`` error (added by ``resolvers.schema.UpstreamErrors``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+from aiodataloader import DataLoader
+
+from adapters.gaeldst.client import ClaimCollection, GaeldstUnavailable
+from gateway.collection import CollectionStatus, status_from_agency_state
+from resolvers.context import Context
+from resolvers.types import Collection, collection_view, register_collection_lookup
+
+log = structlog.get_logger(__name__)
+
+
+class CollectionLoader(DataLoader):  # type: ignore[misc]
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def batch_load_fn(self, references: Sequence[str]) -> list[ClaimCollection | None]:
+        try:
+            states = await self.ctx.services.gaeldst.fetch_states(list(references))
+        except GaeldstUnavailable as exc:
+            log.warning("gaeldst.unavailable", reason=exc.reason, claims=len(references))
+            self.ctx.upstream_unavailable = True
+            return [None] * len(references)
+        return [states.get(ref) for ref in references]
+
+
+async def lookup(ctx: Context, reference: str) -> Collection:
+    loader = ctx.loaders.custom("collection", lambda: CollectionLoader(ctx))
+    state: ClaimCollection | None = await loader.load(reference)
+    if state is None:
+        return collection_view(CollectionStatus.UNKNOWN, None, None)
+    status = status_from_agency_state(state.state.value)
+    return collection_view(status, state.since, state.return_reason if status is CollectionStatus.RETURNED else None)
+
+
+register_collection_lookup(lookup)

@@ -1,0 +1,69 @@
+"""The per-request context handed to every resolver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as _Info
+
+from gateway.auth import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
+from gateway.errors import ErrorCode, GatewayError, forbidden, unauthenticated
+from gateway.i18n import Language
+from resolvers.loaders import Loaders
+
+if TYPE_CHECKING:
+    from gateway.app import Services
+
+
+@dataclass
+class Context:
+    services: Services
+    viewer: Viewer
+    language: Language
+    request_id: str
+    loaders: Loaders
+    # Set by resolvers that had to answer without Gældsstyrelsen; turned into one top-level error.
+    upstream_unavailable: bool = False
+    _viewer_citizen_id: int | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Any:
+        return self.services.db
+
+    def require_viewer(self) -> CitizenViewer | CaseworkerViewer:
+        if isinstance(self.viewer, Anonymous):
+            raise unauthenticated()
+        return self.viewer
+
+    def require_caseworker(self) -> CaseworkerViewer:
+        viewer = self.require_viewer()
+        if not isinstance(viewer, CaseworkerViewer):
+            raise forbidden("CASEWORKERS_ONLY")
+        return viewer
+
+    async def viewer_citizen_id(self) -> int | None:
+        """The signed-in citizen's ledger id (None for caseworkers, or a citizen with no ledger record)."""
+        viewer = self.require_viewer()
+        if not isinstance(viewer, CitizenViewer):
+            return None
+        if self._viewer_citizen_id is None:
+            row = await self.loaders.citizen_by_cpr.load(viewer.cpr.value)
+            self._viewer_citizen_id = row.id if row is not None else -1
+            if row is not None:
+                self.loaders.citizen.prime(row.id, row)
+        return self._viewer_citizen_id if self._viewer_citizen_id != -1 else None
+
+    async def can_see_citizen(self, citizen_id: int) -> bool:
+        """A citizen sees only their own data; a caseworker sees everyone's (and is logged)."""
+        viewer = self.require_viewer()
+        if isinstance(viewer, CaseworkerViewer):
+            return True
+        return await self.viewer_citizen_id() == citizen_id
+
+    async def ensure_citizen(self, citizen_id: int) -> None:
+        if not await self.can_see_citizen(citizen_id):
+            raise GatewayError(ErrorCode.NOT_FOUND)
+
+
+Info = _Info[Context, None]

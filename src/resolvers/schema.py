@@ -1,0 +1,140 @@
+"""The GraphQL schema: queries, mutations, and the extensions that guard and speed up execution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from gateway.errors import ErrorCode, GatewayError
+from gateway.i18n import Language, translate
+from gateway.logging import redact
+from resolvers import collection as _collection  # noqa: F401 - registers Claim.collection's lookup
+from resolvers.citizens import AccessLogEntry, Citizen, resolve_citizen, resolve_me
+from resolvers.contacts import Contacts, resolve_contacts
+from resolvers.context import Info
+from resolvers.node import resolve_node, resolve_nodes
+from resolvers.types import (
+    Claim,
+    Department,
+    Installment,
+    InstallmentPlan,
+    MobilePayAccount,
+    Node,
+    Payment,
+    PaymentMethod,
+)
+
+log = structlog.get_logger(__name__)
+
+UPSTREAM_MARK = "UPSTREAM_UNAVAILABLE"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Fetch any object by its global ID.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(description="Fetch up to 100 objects by their global IDs, in order (null where not found).")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await resolve_nodes(info, list(ids))
+
+    @strawberry.field(description="The signed-in citizen; null for a caseworker.")
+    async def me(self, info: Info) -> Citizen | None:
+        return await resolve_me(info)
+
+    @strawberry.field(description="Look a citizen up by CPR number. Caseworkers only; every call is logged.")
+    async def citizen(self, info: Info, cpr: str) -> Citizen | None:
+        return await resolve_citizen(info, cpr)
+
+    @strawberry.field(description="Betalingskontoret, the sending departments and Gældsstyrelsen, with phone hours.")
+    def contacts(self) -> Contacts:
+        return resolve_contacts()
+
+
+class UpstreamErrors(SchemaExtension):
+    """Adds one ``UPSTREAM_UNAVAILABLE`` error when any resolver answered without Gældsstyrelsen."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context.context
+        result = self.execution_context.result
+        if result is not None and getattr(ctx, "upstream_unavailable", False):
+            error = GraphQLError(UPSTREAM_MARK, extensions={"code": ErrorCode.UPSTREAM_UNAVAILABLE.value})
+            result.errors = [*(result.errors or []), error]
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, GatewayError):
+                log.error("graphql.unexpected_error", path=error.path, exc_info=original)
+
+
+def build_schema(*, max_depth: int = 12) -> Schema:
+    return Schema(
+        query=Query,
+        types=[
+            Citizen,
+            Claim,
+            Department,
+            InstallmentPlan,
+            Installment,
+            PaymentMethod,
+            Payment,
+            MobilePayAccount,
+            AccessLogEntry,
+        ],
+        extensions=[
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=4000),
+            UpstreamErrors,
+        ],
+    )
+
+
+_TOO_COMPLEX_HINTS = ("exceeds maximum operation depth", "maximum number of aliases", "number of tokens")
+
+
+def format_error(error: GraphQLError, language: Language) -> dict[str, object]:
+    """Client-facing form of an error: a translated message and a fixed ``extensions.code``.
+
+    Unexpected exceptions become INTERNAL with no detail (no stack traces or SQL reach a client).
+    """
+    formatted: dict[str, object] = {}
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        code = original.code.value
+        message = translate(original.message_key, language, **original.params)
+    elif original is not None:
+        code, message = ErrorCode.INTERNAL.value, translate("INTERNAL", language)
+    elif error.message == UPSTREAM_MARK:
+        code, message = ErrorCode.UPSTREAM_UNAVAILABLE.value, translate("UPSTREAM_UNAVAILABLE", language)
+    elif any(hint in error.message.lower() for hint in _TOO_COMPLEX_HINTS):
+        code, message = ErrorCode.QUERY_TOO_COMPLEX.value, translate("QUERY_TOO_COMPLEX", language)
+    else:
+        # Syntax and validation errors: graphql-core's own (English) wording says precisely what is wrong.
+        code, message = ErrorCode.BAD_USER_INPUT.value, redact(error.message)
+    formatted["message"] = message
+    if error.locations:
+        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        formatted["path"] = list(error.path)
+    formatted["extensions"] = {"code": code}
+    return formatted
