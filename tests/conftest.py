@@ -112,7 +112,11 @@ class Api:
         return issue_token(self.settings, citizen_cpr=citizen, caseworker_id=caseworker)
 
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         h = dict(headers or {})
@@ -121,8 +125,14 @@ class Api:
         return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=h)
 
     async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, *, citizen: str | None = None,
-        caseworker: str | None = None, token: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        citizen: str | None = None,
+        caseworker: str | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         if token is None and (citizen or caseworker):
             token = self.token(citizen=citizen, caseworker=caseworker)

@@ -95,7 +95,7 @@ def _error_body(code: ErrorCode, key: str, language: Language, **params: object)
     }
 
 
-class GatewayGraphQL(GraphQL):  # type: ignore[type-arg]
+class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, error format, JSON encoder and request-level errors."""
 
     def __init__(self, services: Services) -> None:

@@ -90,9 +90,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        token = issue_token(
-            settings, citizen_cpr=args.citizen, caseworker_id=args.caseworker, ttl_seconds=args.ttl
-        )
+        token = issue_token(settings, citizen_cpr=args.citizen, caseworker_id=args.caseworker, ttl_seconds=args.ttl)
     except InvalidCpr:
         print("invalid CPR number", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import Row, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from gateway import ids
@@ -196,8 +197,11 @@ async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
     return notices
 
 
-async def write_access_log(ctx: Context, citizen_ids: list[int | None], operation: str) -> None:
-    """Record a caseworker's look-up of citizens' data, one row per citizen, in one statement."""
+async def write_access_log(
+    ctx: Context, citizen_ids: list[int | None], operation: str, conn: AsyncConnection | None = None
+) -> None:
+    """Record a caseworker's look-up of citizens' data, one row per citizen, in one statement (inside the
+    caller's transaction when given one)."""
     viewer = ctx.viewer
     if not isinstance(viewer, CaseworkerViewer) or not citizen_ids:
         return
@@ -214,8 +218,11 @@ async def write_access_log(ctx: Context, citizen_ids: list[int | None], operatio
         }
         for cid in dict.fromkeys(citizen_ids)
     ]
-    async with ctx.db.transaction() as conn:
+    if conn is not None:
         await conn.execute(insert(m.AccessLogEntry), rows)
+        return
+    async with ctx.db.transaction() as own:
+        await own.execute(insert(m.AccessLogEntry), rows)
 
 
 async def resolve_me(info: Info) -> Citizen | None:

@@ -19,7 +19,7 @@ from resolvers.types import Collection, collection_view, register_collection_loo
 log = structlog.get_logger(__name__)
 
 
-class CollectionLoader(DataLoader):  # type: ignore[misc]
+class CollectionLoader(DataLoader):
     def __init__(self, ctx: Context) -> None:
         super().__init__()
         self.ctx = ctx

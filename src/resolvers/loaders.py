@@ -18,7 +18,7 @@ K = TypeVar("K")
 Fetch = Callable[[AsyncConnection, Sequence[Any]], Awaitable[list[Row[Any]]]]
 
 
-class _ByKey(DataLoader):  # type: ignore[misc]
+class _ByKey(DataLoader):
     """One row per key (or None)."""
 
     def __init__(self, db: Database, fetch: Fetch, key: str = "id") -> None:
@@ -32,7 +32,7 @@ class _ByKey(DataLoader):  # type: ignore[misc]
         return [by_key.get(k) for k in keys]
 
 
-class _ManyByKey(DataLoader):  # type: ignore[misc]
+class _ManyByKey(DataLoader):
     """A list of rows per key, in the order the query returns them."""
 
     def __init__(self, db: Database, fetch: Fetch, key: str) -> None:

@@ -49,9 +49,8 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
         plan_row = await ctx.loaders.plan.load(row.plan_id)
         if not await ctx.can_see_citizen(plan_row.citizen_id):
             return None, None
-        plan = InstallmentPlan.from_row(plan_row)
-        # Build it through the plan so the channel and status are computed one way only.
-        for inst in await InstallmentPlan.installments(plan, info):  # type: ignore[call-arg]
+        # Built through the plan so the channel and status are computed one way only.
+        for inst in await InstallmentPlan.from_row(plan_row).load_installments(info):
             if inst.number == row.number:
                 return inst, plan_row.citizen_id
         return None, None

@@ -25,8 +25,22 @@ from resolvers.citizens import AccessLogEntry, Citizen, resolve_citizen, resolve
 from resolvers.contacts import Contacts, resolve_contacts
 from resolvers.context import Info
 from resolvers.node import resolve_node, resolve_nodes
+from resolvers.plans import (
+    ApproveInstallmentPlanInput,
+    CancelInstallmentPlanInput,
+    CreateInstallmentPlanInput,
+    InstallmentPlanInput,
+    InstallmentPlanPayload,
+    InstallmentPlanPreview,
+    approve_installment_plan,
+    cancel_installment_plan,
+    create_installment_plan,
+    plans_awaiting_approval,
+    preview_installment_plan,
+)
 from resolvers.types import (
     Claim,
+    Connection,
     Department,
     Installment,
     InstallmentPlan,
@@ -63,6 +77,37 @@ class Query:
     def contacts(self) -> Contacts:
         return resolve_contacts()
 
+    @strawberry.field(
+        description="The plan a citizen would get for these claims, and whether it is allowed. Changes nothing."
+    )
+    async def preview_installment_plan(self, info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
+        return await preview_installment_plan(info, input)
+
+    @strawberry.field(
+        description="Plans waiting for a caseworker's individual assessment, oldest first. Caseworkers only."
+    )
+    async def installment_plans_awaiting_approval(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InstallmentPlan]:
+        return await plans_awaiting_approval(info, first, after)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Create an installment plan (R11). Over 18 months only with requestAssessment: then PENDING_APPROVAL."
+    )
+    async def create_installment_plan(self, info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
+        return await create_installment_plan(info, input)
+
+    @strawberry.mutation(description="Approve a plan waiting for an individual assessment. Caseworkers only; logged.")
+    async def approve_installment_plan(self, info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
+        return await approve_installment_plan(info, input)
+
+    @strawberry.mutation(description="Cancel a pending or active plan; its claims become free for a new plan.")
+    async def cancel_installment_plan(self, info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
+        return await cancel_installment_plan(info, input)
+
 
 class UpstreamErrors(SchemaExtension):
     """Adds one ``UPSTREAM_UNAVAILABLE`` error when any resolver answered without Gældsstyrelsen."""
@@ -87,6 +132,7 @@ class Schema(strawberry.Schema):
 def build_schema(*, max_depth: int = 12) -> Schema:
     return Schema(
         query=Query,
+        mutation=Mutation,
         types=[
             Citizen,
             Claim,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from sqlalchemy import Row
@@ -25,6 +25,9 @@ from gateway.errors import ErrorCode, GatewayError
 from gateway.money import CURRENCY, format_dkk, to_decimal_string
 from resolvers.context import Context, Info
 from resolvers.errors import UserErrorCode
+
+if TYPE_CHECKING:
+    from resolvers.citizens import Citizen
 
 T = TypeVar("T")
 
@@ -425,6 +428,12 @@ class InstallmentPlan(Node):
             status_raw=r.status,
         )
 
+    @strawberry.field(description="The citizen the plan belongs to.")
+    async def citizen(self, info: Info) -> Annotated[Citizen, strawberry.lazy("resolvers.citizens")]:
+        from resolvers.citizens import Citizen
+
+        return Citizen.from_row(await info.context.loaders.citizen.load(self.citizen_pk))
+
     @strawberry.field
     async def claims(self, info: Info) -> list[Claim]:
         links = await info.context.loaders.plan_claims.load(self.pk)
@@ -438,6 +447,9 @@ class InstallmentPlan(Node):
 
     @strawberry.field
     async def installments(self, info: Info) -> list[Installment]:
+        return await self.load_installments(info)
+
+    async def load_installments(self, info: Info) -> list[Installment]:
         from gateway.clock import today
 
         rows = await info.context.loaders.installments_by_plan.load(self.pk)

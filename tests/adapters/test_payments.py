@@ -12,28 +12,18 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
-import adapters as _adapters_pkg
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
-# pytest imports this file as ``adapters.test_payments`` because tests/adapters/__init__.py exists and
-# tests/ has none, so ``adapters`` may be tests/adapters rather than src/adapters. Make src/adapters
-# reachable either way (a no-op when ``adapters`` already is the real package).
-_SRC_ADAPTERS = str(Path(__file__).resolve().parents[2] / "src" / "adapters")
-if _SRC_ADAPTERS not in list(_adapters_pkg.__path__):
-    _adapters_pkg.__path__.append(_SRC_ADAPTERS)
-
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from starlette.applications import Starlette  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import PlainTextResponse, Response  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from adapters.payments import (  # noqa: E402
+from adapters.payments import (
     SIGNATURE_HEADER,
     InvalidWebhookEvent,
     MalformedResponse,
@@ -47,8 +37,8 @@ from adapters.payments import (  # noqa: E402
     sign,
     verify,
 )
-from adapters.payments.simulator import create_simulator_app, format_dkk  # noqa: E402
-from adapters.simserver import ThreadedServer  # noqa: E402
+from adapters.payments.simulator import create_simulator_app, format_dkk
+from adapters.simserver import ThreadedServer
 
 SECRET = b"test-webhook-secret"
 FORM_ACTION_RE = re.compile(r'<form method="post" action="([^"]+)">')

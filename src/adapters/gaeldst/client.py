@@ -133,11 +133,7 @@ class GaeldstConfig:
             raise ValueError("GaeldstConfig.base_url must be an absolute http(s) URL")
         if parts.query or parts.fragment:
             raise ValueError("GaeldstConfig.base_url must not have a query or fragment")
-        if (
-            parts.scheme == "http"
-            and (self.bearer_token or self.client_cert)
-            and not _is_loopback(parts.hostname)
-        ):
+        if parts.scheme == "http" and (self.bearer_token or self.client_cert) and not _is_loopback(parts.hostname):
             raise ValueError("credentials for Gældsstyrelsen require an https base_url")
         for name in (
             "timeout_seconds",
@@ -536,9 +532,7 @@ def _parse_status_body(content: bytes, asked: Sequence[str]) -> dict[str, ClaimC
             since_date = datetime.date.fromisoformat(since) if since is not None else None
         except ValueError:
             raise _Malformed from None
-        out[ref] = ClaimCollection(
-            reference=ref, state=CollectionState(state), since=since_date, return_reason=reason
-        )
+        out[ref] = ClaimCollection(reference=ref, state=CollectionState(state), since=since_date, return_reason=reason)
     if len(out) != len(asked_set):
         raise _Malformed
     return out

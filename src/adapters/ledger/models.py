@@ -8,6 +8,7 @@ those entries in posting order with a running balance.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -264,3 +266,8 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     received_at: Mapped[datetime] = utc_column()
     event_type: Mapped[str] = mapped_column(String(60), nullable=False)
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, typed as such (``__table__`` is typed as a plain FromClause)."""
+    return cast(Table, model.__table__)

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 
-_claims = m.Claim.__table__
-_entries = m.LedgerEntry.__table__
+_claims = m.table(m.Claim)
+_entries = m.table(m.LedgerEntry)
 
 _outstanding = (
     # PostgreSQL's SUM(bigint) is NUMERIC; cast back so amounts stay Python ints (never Decimal or float).
@@ -45,12 +45,12 @@ def _claims_select() -> Any:
 
 
 async def citizens_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    t = m.Citizen.__table__
+    t = m.table(m.Citizen)
     return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.id.in_(ids))))
 
 
 async def citizens_by_cprs(conn: AsyncConnection, cprs: Sequence[str]) -> list[Row[Any]]:
-    t = m.Citizen.__table__
+    t = m.table(m.Citizen)
     return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.cpr.in_(cprs))))
 
 
@@ -78,12 +78,12 @@ async def claims_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[A
 
 
 async def departments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    t = m.Department.__table__
+    t = m.table(m.Department)
     return list(await conn.execute(select(t).where(t.c.id.in_(ids))))
 
 
 async def all_departments(conn: AsyncConnection) -> list[Row[Any]]:
-    t = m.Department.__table__
+    t = m.table(m.Department)
     return list(await conn.execute(select(t).order_by(t.c.name)))
 
 
@@ -99,9 +99,9 @@ async def entries_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) 
 
 # --- installment plans -------------------------------------------------------------------------------
 
-_plans = m.InstallmentPlan.__table__
-_plan_claims = m.PlanClaim.__table__
-_installments = m.Installment.__table__
+_plans = m.table(m.InstallmentPlan)
+_plan_claims = m.table(m.PlanClaim)
+_installments = m.table(m.Installment)
 
 
 async def plans_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
@@ -146,11 +146,11 @@ async def installments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list
 
 # --- automatic payment, MobilePay accounts, payments ----------------------------------------------------
 
-_enrolments = m.Enrolment.__table__
-_enrolment_claims = m.EnrolmentClaim.__table__
-_accounts = m.MobilePayAccount.__table__
-_payments = m.Payment.__table__
-_payment_claims = m.PaymentClaim.__table__
+_enrolments = m.table(m.Enrolment)
+_enrolment_claims = m.table(m.EnrolmentClaim)
+_accounts = m.table(m.MobilePayAccount)
+_payments = m.table(m.Payment)
+_payment_claims = m.table(m.PaymentClaim)
 
 
 async def enrolments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
@@ -223,7 +223,7 @@ async def allocations_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) 
 
 # --- access log ------------------------------------------------------------------------------------------
 
-_access = m.AccessLogEntry.__table__
+_access = m.table(m.AccessLogEntry)
 
 
 async def access_log_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:

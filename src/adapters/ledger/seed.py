@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
@@ -252,7 +252,7 @@ async def upsert_departments(conn: AsyncConnection, departments: list[dict[str, 
     existing = {r.code: r.id for r in await conn.execute(select(m.Department.code, m.Department.id))}
     for d in departments:
         if d["code"] in existing:
-            await conn.execute(m.Department.__table__.update().where(m.Department.code == d["code"]).values(**d))
+            await conn.execute(update(m.Department).where(m.Department.code == d["code"]).values(**d))
         else:
             result = await conn.execute(insert(m.Department).values(**d).returning(m.Department.id))
             existing[d["code"]] = result.scalar_one()
@@ -413,7 +413,7 @@ async def seed_bulk(
         seen: set[str] = set()
         n = 0
         while added < citizens:
-            rows = []
+            rows: list[dict[str, Any]] = []
             while len(rows) < batch and added + len(rows) < citizens:
                 cpr = bulk_cpr(n)
                 n += 1
@@ -423,7 +423,7 @@ async def seed_bulk(
                 name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
                 rows.append({"cpr": cpr, "name": name, "created_at": now, "updated_at": now})
             ids = (await conn.execute(insert(m.Citizen).returning(m.Citizen.id), rows)).scalars().all()
-            claim_rows = []
+            claim_rows: list[dict[str, Any]] = []
             for citizen_id in ids:
                 for _ in range(claims_per_citizen):
                     dep, kind, title = rng.choice(BULK_TITLES)
@@ -446,7 +446,7 @@ async def seed_bulk(
             claim_ids = (await conn.execute(insert(m.Claim).returning(m.Claim.id), claim_rows)).scalars().all()
             entry_rows = []
             for claim_id, claim in zip(claim_ids, claim_rows, strict=True):
-                posted = claim["issued_on"]
+                posted: date = claim["issued_on"]
                 entry_rows.append(
                     _entry(claim_id, posted, "CHARGE", claim["title"], claim["original_amount_oere"], 0, now)
                 )

@@ -60,8 +60,8 @@ Admin API (test and demo control; no idempotency key needed)
   attempts, each attempt's HTTP status, and the event itself).
 * ``POST /admin/webhooks/redeliver`` ``{"eventId"}``: send that event again (same id and body, fresh signature).
 * ``POST /admin/webhooks/flush``: send held events newest-first.
-* ``POST /admin/reset``: forget all payments, agreements, idempotency records, counters and log
-  (the configured webhook URL is kept; the other config goes back to defaults).
+* ``POST /admin/reset``: forget all payments, agreements, idempotency records, counters, log and queued
+  deliveries (the configured webhook URL is kept; the other config goes back to defaults).
 
 Webhooks are signed with :func:`adapters.payments.webhooks.sign` (header ``Payments-Signature``) and POSTed
 with httpx by one background worker per app, in emission order, never blocking the request that caused
@@ -268,6 +268,10 @@ class SimulatorState:
         self._worker: asyncio.Task[None] | None = None
 
     def reset(self) -> None:
+        if self._worker is not None:  # drop deliveries still queued from before the reset
+            self._worker.cancel()
+            self._worker = None
+            self._queue = None
         self.config = SimConfig(webhook_url=self.config.webhook_url or self._initial_webhook_url)
         self.payments.clear()
         self.agreements.clear()

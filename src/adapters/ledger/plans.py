@@ -1,0 +1,140 @@
+"""Writes and locked reads for installment plans (inside the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Row, cast, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.ledger import models as m
+from gateway.plans import ScheduledInstallment
+
+_claims = m.table(m.Claim)
+_entries = m.table(m.LedgerEntry)
+_plans = m.table(m.InstallmentPlan)
+_plan_claims = m.table(m.PlanClaim)
+_installments = m.table(m.Installment)
+
+
+async def claims_for_plan(conn: AsyncConnection, claim_ids: Sequence[int], *, lock: bool) -> list[Row[Any]]:
+    """The claims with their outstanding sums and live plan (if any). ``lock`` takes row locks on PostgreSQL
+    (SQLite serialises writers with BEGIN IMMEDIATE instead), so racing plan requests queue on the claims."""
+    ids = list(claim_ids)
+    if lock:
+        await conn.execute(select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update())
+    sums = (
+        select(_entries.c.claim_id, cast(func.sum(_entries.c.amount_oere), BigInteger).label("outstanding_oere"))
+        .where(_entries.c.claim_id.in_(ids))
+        .group_by(_entries.c.claim_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            _claims.c.id,
+            _claims.c.citizen_id,
+            _claims.c.reference,
+            _claims.c.kind,
+            func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
+            _plan_claims.c.plan_id.label("live_plan_id"),
+        )
+        .select_from(
+            _claims.outerjoin(sums, sums.c.claim_id == _claims.c.id).outerjoin(
+                _plan_claims, _plan_claims.c.live_claim_id == _claims.c.id
+            )
+        )
+        .where(_claims.c.id.in_(ids))
+    )
+    return list(await conn.execute(stmt))
+
+
+async def insert_plan(
+    conn: AsyncConnection,
+    *,
+    citizen_id: int,
+    status: str,
+    claims: Sequence[tuple[int, int]],
+    principal_oere: int,
+    monthly_oere: int,
+    day_of_month: int,
+    schedule: Sequence[ScheduledInstallment],
+    excludes_future_interest: bool,
+    assessment_requested: bool,
+    created_by: str,
+    now: datetime,
+) -> int:
+    plan_id = (
+        await conn.execute(
+            insert(_plans)
+            .values(
+                citizen_id=citizen_id,
+                status=status,
+                principal_oere=principal_oere,
+                monthly_amount_oere=monthly_oere,
+                months=len(schedule),
+                day_of_month=day_of_month,
+                excludes_future_interest=excludes_future_interest,
+                assessment_requested=assessment_requested,
+                terms_accepted_at=now,
+                created_by=created_by,
+                created_at=now,
+            )
+            .returning(_plans.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(_plan_claims),
+        [
+            {"plan_id": plan_id, "claim_id": cid, "outstanding_oere": amount, "live_claim_id": cid}
+            for cid, amount in claims
+        ],
+    )
+    await replace_schedule(conn, plan_id, schedule)
+    return int(plan_id)
+
+
+async def replace_schedule(conn: AsyncConnection, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None:
+    await conn.execute(delete(_installments).where(_installments.c.plan_id == plan_id))
+    await conn.execute(
+        insert(_installments),
+        [
+            {"plan_id": plan_id, "number": s.number, "due_on": s.due_on, "amount_oere": s.amount_oere, "paid_oere": 0}
+            for s in schedule
+        ],
+    )
+
+
+async def plan_for_update(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
+
+
+async def plan_claim_rows(conn: AsyncConnection, plan_id: int) -> list[Row[Any]]:
+    stmt = (
+        select(_plan_claims.c.claim_id, _plan_claims.c.outstanding_oere, _claims.c.reference)
+        .select_from(_plan_claims.join(_claims, _claims.c.id == _plan_claims.c.claim_id))
+        .where(_plan_claims.c.plan_id == plan_id)
+    )
+    return list(await conn.execute(stmt))
+
+
+async def approve(conn: AsyncConnection, plan_id: int, *, by: str, note: str, now: datetime) -> None:
+    await conn.execute(
+        update(_plans)
+        .where(_plans.c.id == plan_id)
+        .values(status="ACTIVE", approved_by=by, approved_at=now, approval_note=note)
+    )
+
+
+async def cancel(conn: AsyncConnection, plan_id: int, *, by: str, now: datetime) -> None:
+    await conn.execute(
+        update(_plans).where(_plans.c.id == plan_id).values(status="CANCELLED", cancelled_at=now, cancelled_by=by)
+    )
+    # The claims are free for a new plan again.
+    await conn.execute(update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None))
+
+
+async def pending_plans(conn: AsyncConnection) -> list[Row[Any]]:
+    stmt = select(_plans).where(_plans.c.status == "PENDING_APPROVAL").order_by(_plans.c.created_at, _plans.c.id)
+    return list(await conn.execute(stmt))
