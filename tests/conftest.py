@@ -180,3 +180,88 @@ async def api(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
         yield Api(app, services, settings, client, counter, gaeldst_sim)
     await services.aclose()
+
+
+# --- a gateway served over real HTTP, for the payment provider's webhooks -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def payments_sim() -> Iterator[ThreadedServer]:
+    from adapters.payments.simulator import create_simulator_app
+
+    with ThreadedServer(create_simulator_app(webhook_secret=b"test-webhook-secret")) as server:
+        yield server
+
+
+@dataclass
+class LiveGateway:
+    """The gateway app in its own uvicorn server thread (the provider's webhooks reach it over HTTP)."""
+
+    server: ThreadedServer
+    settings: Settings
+    db: Database  # for assertions from the test's own event loop
+    client: httpx.AsyncClient
+    payments: ThreadedServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def token(self, *, citizen: str | None = None, caseworker: str | None = None) -> str:
+        return issue_token(self.settings, citizen_cpr=citizen, caseworker_id=caseworker)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, citizen: str) -> dict[str, Any]:
+        response = await self.client.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {self.token(citizen=citizen)}"},
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return body
+
+    async def provider(self, method: str, path: str, json: Any = None) -> Any:
+        r = await self.client.request(method, f"{self.payments.url}{path}", json=json)
+        assert r.status_code < 400, r.text
+        return r.json() if r.content else None
+
+    def restart(self, **overrides: Any) -> None:
+        """Stop this gateway process and start a fresh one on the same port and database."""
+        self.server.stop()
+        self.settings = self.settings.model_copy(update=overrides)
+        self.server = ThreadedServer(create_app(self.settings), port=self.server.port).start()
+
+
+@pytest.fixture
+async def live(migrated: str, gaeldst_sim: ThreadedServer, payments_sim: ThreadedServer) -> AsyncIterator[LiveGateway]:
+    settings = make_settings(
+        migrated,
+        gaeldst_sim.url,
+        payments_url=payments_sim.url,
+        payments_webhook_secret="test-webhook-secret",
+        payments_poll_interval_seconds=0,  # off: state changes must arrive by webhook (one test turns it on)
+        payments_poll_min_age_seconds=0.0,
+    )
+    db = Database(migrated)
+    await seed_demo(db)
+    server = ThreadedServer(create_app(settings)).start()
+    async with httpx.AsyncClient(timeout=10) as client:
+        gw = LiveGateway(server, settings, db, client, payments_sim)
+        await gw.provider("POST", "/admin/reset")
+        await gw.provider(
+            "POST",
+            "/admin/config",
+            {
+                "webhookUrl": f"{server.url}/webhooks/payments",
+                "dropWebhooks": False,
+                "duplicateWebhooks": False,
+                "reverseOrder": False,
+                "webhookDelayMs": 0,
+            },
+        )
+        try:
+            yield gw
+        finally:
+            gw.server.stop()
+            await db.dispose()

@@ -5,12 +5,13 @@ Request flow: Starlette -> auth (a Viewer) -> Strawberry -> resolvers -> DataLoa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,13 @@ from strawberry.types import ExecutionResult
 
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig
 from adapters.ledger.db import Database
+from adapters.payments.client import PaymentsClient
+from adapters.payments.webhooks import SIGNATURE_HEADER
 from gateway.auth import AuthError, TokenVerifier
 from gateway.errors import ErrorCode
 from gateway.i18n import Language, negotiate, translate
 from gateway.logging import configure_logging
+from gateway.payflow import PayFlow
 from gateway.settings import Settings
 from resolvers.context import Context
 from resolvers.loaders import Loaders
@@ -51,11 +55,13 @@ class Services:
     settings: Settings
     db: Database
     gaeldst: GaeldstClient
+    payments: PaymentsClient
+    payflow: PayFlow
     verifier: TokenVerifier
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         await self.gaeldst.aclose()
+        await self.payments.aclose()
         await self.db.dispose()
 
 
@@ -80,10 +86,23 @@ def gaeldst_config(settings: Settings) -> GaeldstConfig:
 
 
 def build_services(settings: Settings) -> Services:
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    payments = PaymentsClient(
+        settings.payments_url,
+        api_key=settings.payments_api_key.get_secret_value() if settings.payments_api_key else None,
+        timeout=settings.payments_timeout_seconds,
+    )
     return Services(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        db=db,
         gaeldst=GaeldstClient(gaeldst_config(settings)),
+        payments=payments,
+        payflow=PayFlow(
+            db=db,
+            provider=payments,
+            webhook_secret=settings.payments_webhook_secret.get_secret_value().encode(),
+            public_url=settings.public_url,
+        ),
         verifier=TokenVerifier(settings),
     )
 
@@ -181,25 +200,38 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def payments_webhook(request: Request) -> Response:
+        """Signed state changes from the payment provider (HMAC-SHA256 over the raw body)."""
+        body = await request.body()
+        status, answer = await svc.payflow.handle_webhook(body, request.headers.get(SIGNATURE_HEADER, ""))
+        return JSONResponse(answer, status_code=status)
+
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/webhooks/payments", payments_webhook, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
     if graphiql_page is not None:
         routes.append(Mount("/graphiql-assets", app=StaticFiles(directory=_graphiql_assets_dir()), name="graphiql"))
-    for extra in svc.extras.get("routes", []):
-        routes.append(extra)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        for start in svc.extras.get("on_startup", []):
-            await start()
+        # The status poll catches lost webhooks. Every gateway process may run it: applying is idempotent.
+        poller = (
+            asyncio.create_task(
+                svc.payflow.run_poller(settings.payments_poll_interval_seconds, settings.payments_poll_min_age_seconds)
+            )
+            if settings.payments_poll_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
-            for stop in svc.extras.get("on_shutdown", []):
-                await stop()
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
             if own_services:
                 await svc.aclose()
 

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     payments_url: str = "http://127.0.0.1:8002"
     payments_api_key: SecretStr | None = None
     payments_webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
-    payments_poll_interval_seconds: float = 30.0
+    payments_timeout_seconds: float = 5.0
+    payments_poll_interval_seconds: float = 30.0  # 0 turns the poll off
+    payments_poll_min_age_seconds: float = 10.0  # leave young payments to their webhooks
 
     # GraphQL
     graphiql: bool | None = None  # default: on in development, off in production

@@ -1,8 +1,9 @@
 """What every mutation shares: idempotency keys stored with their payload, one transaction per mutation.
 
 ``run_idempotent`` looks the key up inside the mutation's transaction; the same key with the same input
-replays the stored payload, with other input it is ``IDEMPOTENCY_KEY_REUSED``. The key is claimed at the start
-of the transaction and its payload stored in the same transaction as the writes, so a crash can never leave one without the other. A unique
+replays the stored payload, with other input it is ``IDEMPOTENCY_KEY_REUSED``. The key is claimed at the
+start of the transaction and its payload stored in the same transaction as the writes, so a crash can never
+leave one without the other. A unique
 violation (a concurrent request with the same key, or racing for the same claim) rolls everything back and
 the mutation is evaluated once more against the committed state.
 """

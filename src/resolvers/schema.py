@@ -25,6 +25,16 @@ from resolvers.citizens import AccessLogEntry, Citizen, resolve_citizen, resolve
 from resolvers.contacts import Contacts, resolve_contacts
 from resolvers.context import Info
 from resolvers.node import resolve_node, resolve_nodes
+from resolvers.payments import (
+    EnrolAutomaticPaymentInput,
+    PaymentMethodPayload,
+    StartPaymentInput,
+    StartPaymentPayload,
+    StopAutomaticPaymentInput,
+    enrol_automatic_payment,
+    start_payment,
+    stop_automatic_payment,
+)
 from resolvers.plans import (
     ApproveInstallmentPlanInput,
     CancelInstallmentPlanInput,
@@ -95,7 +105,8 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Create an installment plan (R11). Over 18 months only with requestAssessment: then PENDING_APPROVAL."
+        description="Create an installment plan (R11). Over 18 months only with requestAssessment "
+        "(then PENDING_APPROVAL)."
     )
     async def create_installment_plan(self, info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
         return await create_installment_plan(info, input)
@@ -107,6 +118,20 @@ class Mutation:
     @strawberry.mutation(description="Cancel a pending or active plan; its claims become free for a new plan.")
     async def cancel_installment_plan(self, info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
         return await cancel_installment_plan(info, input)
+
+    @strawberry.mutation(
+        description="Pay ticked claims now by card or MobilePay (R3); send the citizen to redirectUrl."
+    )
+    async def start_payment(self, info: Info, input: StartPaymentInput) -> StartPaymentPayload:
+        return await start_payment(info, input)
+
+    @strawberry.mutation(description="Enrol bills or a plan in Betalingsservice or a MobilePay subscription (R4, R9).")
+    async def enrol_automatic_payment(self, info: Info, input: EnrolAutomaticPaymentInput) -> PaymentMethodPayload:
+        return await enrol_automatic_payment(info, input)
+
+    @strawberry.mutation(description="Stop an automatic-payment enrolment. A stopped one never comes back.")
+    async def stop_automatic_payment(self, info: Info, input: StopAutomaticPaymentInput) -> PaymentMethodPayload:
+        return await stop_automatic_payment(info, input)
 
 
 class UpstreamErrors(SchemaExtension):

@@ -391,7 +391,8 @@ class InstallmentPlan(Node):
     months: int
     day_of_month: int
     excludes_future_interest: bool = strawberry.field(
-        description="True when a beboerindskudslån is included: interest accruing after the plan is not part of it (R13)."
+        description="True when a beboerindskudslån is included: interest accruing after the plan "
+        "is not part of it (R13)."
     )
     assessment_requested: bool
     terms_accepted_at: datetime

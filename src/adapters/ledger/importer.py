@@ -22,9 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,10 +43,10 @@ _IN_CHUNK = 1000  # keys per IN (...) list
 _ROW_BATCH = 5000  # rows per executemany
 _CLAIM_CHUNK = 1000  # claims whose entries are reconciled together
 
-_departments = cast(Table, m.table(m.Department))
-_citizens = cast(Table, m.table(m.Citizen))
-_claims = cast(Table, m.table(m.Claim))
-_entries = cast(Table, m.table(m.LedgerEntry))
+_departments = m.table(m.Department)
+_citizens = m.table(m.Citizen)
+_claims = m.table(m.Claim)
+_entries = m.table(m.LedgerEntry)
 
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _POSITIVE_KINDS = {EntryKind.CHARGE.value, EntryKind.INTEREST.value, EntryKind.FEE.value}
@@ -227,7 +227,7 @@ def parse_json(data: bytes) -> tuple[object, list[ImportProblem]]:
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")) + 1  # in characters
         return None, [ImportProblem(f"line {line}, column {column}", "the file is not valid UTF-8")]
     try:
         return json.loads(text, object_pairs_hook=_object_pairs), []

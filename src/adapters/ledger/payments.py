@@ -1,0 +1,282 @@
+"""Writes and locked reads for one-off payments and automatic-payment enrolments (in the caller's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Row, cast, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.ledger import models as m
+
+_claims = m.table(m.Claim)
+_entries = m.table(m.LedgerEntry)
+_payments = m.table(m.Payment)
+_payment_claims = m.table(m.PaymentClaim)
+_enrolments = m.table(m.Enrolment)
+_enrolment_claims = m.table(m.EnrolmentClaim)
+_accounts = m.table(m.MobilePayAccount)
+_plans = m.table(m.InstallmentPlan)
+_events = m.table(m.WebhookEvent)
+
+
+async def claims_with_outstanding(
+    conn: AsyncConnection, claim_ids: Sequence[int], *, lock: bool = False
+) -> list[Row[Any]]:
+    ids = list(claim_ids)
+    if lock:
+        await conn.execute(select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update())
+    sums = (
+        select(_entries.c.claim_id, cast(func.sum(_entries.c.amount_oere), BigInteger).label("outstanding_oere"))
+        .where(_entries.c.claim_id.in_(ids))
+        .group_by(_entries.c.claim_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            _claims.c.id,
+            _claims.c.citizen_id,
+            _claims.c.reference,
+            _claims.c.due_on,
+            func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
+        )
+        .select_from(_claims.outerjoin(sums, sums.c.claim_id == _claims.c.id))
+        .where(_claims.c.id.in_(ids))
+    )
+    return list(await conn.execute(stmt))
+
+
+async def entries_for_claims(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[Row[Any]]:
+    stmt = (
+        select(_entries.c.claim_id, _entries.c.kind, _entries.c.component, _entries.c.amount_oere)
+        .where(_entries.c.claim_id.in_(list(claim_ids)))
+        .order_by(_entries.c.claim_id, _entries.c.posted_on, _entries.c.id)
+    )
+    return list(await conn.execute(stmt))
+
+
+# --- payments ----------------------------------------------------------------------------------------------
+
+
+async def insert_payment(
+    conn: AsyncConnection,
+    *,
+    citizen_id: int,
+    method: str,
+    amount_oere: int,
+    return_url: str,
+    claim_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    payment_id = (
+        await conn.execute(
+            insert(_payments)
+            .values(
+                citizen_id=citizen_id,
+                method=method,
+                status="CREATED",
+                amount_oere=amount_oere,
+                return_url=return_url,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(_payments.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(insert(_payment_claims), [{"payment_id": payment_id, "claim_id": c} for c in claim_ids])
+    return int(payment_id)
+
+
+async def payment_for_update(conn: AsyncConnection, payment_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_payments).where(_payments.c.id == payment_id).with_for_update())).first()
+
+
+async def payment_claim_ids(conn: AsyncConnection, payment_id: int) -> list[int]:
+    rows = await conn.execute(select(_payment_claims.c.claim_id).where(_payment_claims.c.payment_id == payment_id))
+    return [int(r[0]) for r in rows]
+
+
+async def set_payment_provider(conn: AsyncConnection, payment_id: int, *, provider_ref: str, redirect_url: str) -> None:
+    await conn.execute(
+        update(_payments)
+        .where(_payments.c.id == payment_id, _payments.c.provider_ref.is_(None))
+        .values(provider_ref=provider_ref, redirect_url=redirect_url)
+    )
+
+
+async def update_payment(conn: AsyncConnection, payment_id: int, **values: Any) -> None:
+    await conn.execute(update(_payments).where(_payments.c.id == payment_id).values(**values))
+
+
+async def post_allocations(
+    conn: AsyncConnection,
+    *,
+    payment_id: int,
+    posted_on: date,
+    text: str,
+    allocations: Sequence[tuple[int, str, int]],
+    now: datetime,
+) -> None:
+    """One PAYMENT entry per (claim, component, øre) allocation, negative, tagged with the payment."""
+    if not allocations:
+        return
+    await conn.execute(
+        insert(_entries),
+        [
+            {
+                "claim_id": claim_id,
+                "posted_on": posted_on,
+                "kind": "PAYMENT",
+                "component": component,
+                "text": text,
+                "amount_oere": -amount,
+                "external_ref": None,
+                "payment_id": payment_id,
+                "created_at": now,
+            }
+            for claim_id, component, amount in allocations
+        ],
+    )
+
+
+async def open_payments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+    stmt = (
+        select(_payments.c.id, _payments.c.provider_ref)
+        .where(_payments.c.status.in_(("CREATED", "AUTHORIZED")), _payments.c.created_at < older_than)
+        .order_by(_payments.c.id)
+        .limit(limit)
+    )
+    return list(await conn.execute(stmt))
+
+
+# --- enrolments --------------------------------------------------------------------------------------------
+
+
+async def account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_accounts).where(_accounts.c.id == account_id))).first()
+
+
+async def plan(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
+
+
+async def live_enrolment_conflicts(conn: AsyncConnection, *, claim_ids: Sequence[int], plan_id: int | None) -> bool:
+    if claim_ids:
+        stmt = select(_enrolment_claims.c.claim_id).where(_enrolment_claims.c.live_claim_id.in_(list(claim_ids)))
+        if (await conn.execute(stmt)).first() is not None:
+            return True
+    if plan_id is not None:
+        stmt2 = select(_enrolments.c.id).where(_enrolments.c.live_plan_id == plan_id)
+        if (await conn.execute(stmt2)).first() is not None:
+            return True
+    return False
+
+
+async def insert_enrolment(
+    conn: AsyncConnection,
+    *,
+    citizen_id: int,
+    kind: str,
+    account_id: int | None,
+    plan_id: int | None,
+    claim_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    enrolment_id = (
+        await conn.execute(
+            insert(_enrolments)
+            .values(
+                citizen_id=citizen_id,
+                kind=kind,
+                status="PENDING",
+                mobilepay_account_id=account_id,
+                plan_id=plan_id,
+                live_plan_id=plan_id,
+                requested_at=now,
+                provider_sequence=0,
+            )
+            .returning(_enrolments.c.id)
+        )
+    ).scalar_one()
+    if claim_ids:
+        await conn.execute(
+            insert(_enrolment_claims),
+            [{"enrolment_id": enrolment_id, "claim_id": c, "live_claim_id": c} for c in claim_ids],
+        )
+    return int(enrolment_id)
+
+
+async def enrolment_for_update(conn: AsyncConnection, enrolment_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id).with_for_update())).first()
+
+
+async def set_enrolment_provider(
+    conn: AsyncConnection, enrolment_id: int, *, provider_ref: str, confirmation_url: str | None
+) -> None:
+    await conn.execute(
+        update(_enrolments)
+        .where(_enrolments.c.id == enrolment_id, _enrolments.c.provider_ref.is_(None))
+        .values(provider_ref=provider_ref, confirmation_url=confirmation_url)
+    )
+
+
+async def update_enrolment(conn: AsyncConnection, enrolment_id: int, *, live: bool, **values: Any) -> None:
+    if not live:
+        values["live_plan_id"] = None
+        await conn.execute(
+            update(_enrolment_claims).where(_enrolment_claims.c.enrolment_id == enrolment_id).values(live_claim_id=None)
+        )
+    await conn.execute(update(_enrolments).where(_enrolments.c.id == enrolment_id).values(**values))
+
+
+async def pending_enrolments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+    stmt = (
+        select(_enrolments.c.id, _enrolments.c.provider_ref)
+        .where(_enrolments.c.status == "PENDING", _enrolments.c.provider_ref.is_not(None))
+        .where(_enrolments.c.requested_at < older_than)
+        .order_by(_enrolments.c.id)
+        .limit(limit)
+    )
+    return list(await conn.execute(stmt))
+
+
+# --- webhook events -------------------------------------------------------------------------------------------
+
+
+async def record_event(conn: AsyncConnection, *, event_id: str, event_type: str, now: datetime) -> bool:
+    """Remember a processed event; False when it was processed before (redelivery)."""
+    values = {"event_id": event_id, "event_type": event_type, "received_at": now}
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = pg_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+    else:
+        stmt = sqlite_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+    result = await conn.execute(stmt)
+    return bool(result.rowcount)
+
+
+async def event_seen(conn: AsyncConnection, event_id: str) -> bool:
+    return (await conn.execute(select(_events.c.event_id).where(_events.c.event_id == event_id))).first() is not None
+
+
+async def payment_id_by_provider_ref(conn: AsyncConnection, provider_ref: str) -> int | None:
+    found = (await conn.execute(select(_payments.c.id).where(_payments.c.provider_ref == provider_ref))).first()
+    return int(found[0]) if found else None
+
+
+async def enrolment_id_by_provider_ref(conn: AsyncConnection, provider_ref: str) -> int | None:
+    found = (await conn.execute(select(_enrolments.c.id).where(_enrolments.c.provider_ref == provider_ref))).first()
+    return int(found[0]) if found else None
+
+
+async def payment_row(conn: AsyncConnection, payment_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_payments).where(_payments.c.id == payment_id))).first()
+
+
+async def enrolment_row(conn: AsyncConnection, enrolment_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id))).first()
