@@ -196,7 +196,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             async with svc.db.read() as conn:
                 await conn.exec_driver_sql("SELECT 1")
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
@@ -244,7 +244,7 @@ def _graphiql_assets_dir() -> Path:
     return Path(str(files(GRAPHIQL_ASSETS) / "static" / GRAPHIQL_ASSETS))
 
 
-DEFAULT_QUERY = """# Mit betalingsoverblik: a citizen's overview. Put a token from `make run` in the Headers tab.
+DEFAULT_QUERY = """# Mit betalingsoverblik: a citizen's overview (R1, R2). The Headers tab holds the bearer token.
 query Overview {
   me {
     cpr
@@ -267,10 +267,18 @@ query Overview {
 """
 
 
+def _default_headers(settings: Settings) -> str:
+    # `gateway dev` pre-fills the demo citizen's token so the overview runs at once; otherwise no header
+    # (the schema can be explored without a token).
+    if settings.graphiql_demo_token:
+        return json.dumps({"Authorization": f"Bearer {settings.graphiql_demo_token}"}, indent=2)
+    return "{}"
+
+
 def _graphiql_page(settings: Settings) -> str:
     template = (files("gateway") / "static" / "graphiql.html").read_text(encoding="utf-8")
     return (
         template.replace("__STATIC__", "/graphiql-assets")
         .replace("__DEFAULT_QUERY__", json.dumps(DEFAULT_QUERY))
-        .replace("__DEFAULT_HEADERS__", json.dumps('{\n  "Authorization": "Bearer <token from make run>"\n}'))
+        .replace("__DEFAULT_HEADERS__", json.dumps(_default_headers(settings)))
     )

@@ -35,7 +35,11 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
     if reseed:
         asyncio.run(_seed(settings, None))
 
-    gaeldst = ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start()
+    try:
+        gaeldst = ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start()
+    except OSError as exc:
+        print(f"cannot start the Gældsstyrelsen simulator on {settings.gaeldst_url}: {exc.strerror}", file=sys.stderr)
+        return 1
     payments = ThreadedServer(
         create_payments_app(
             webhook_url=f"{settings.public_url}/webhooks/payments",
@@ -43,7 +47,13 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
             public_url=settings.payments_url,
         ),
         port=_port_of(settings.payments_url),
-    ).start()
+    )
+    try:
+        payments.start()
+    except OSError as exc:
+        gaeldst.stop()
+        print(f"cannot start the payment simulator on {settings.payments_url}: {exc.strerror}", file=sys.stderr)
+        return 1
 
     citizen = issue_token(settings, citizen_cpr=DEMO_CITIZEN)
     caseworker = issue_token(settings, caseworker_id=DEMO_CASEWORKER, name="Demo Sagsbehandler")
@@ -61,12 +71,14 @@ Citizen token (Anna Jensen, {DEMO_CITIZEN}):
 Caseworker token ({DEMO_CASEWORKER}):
 {caseworker}
 
-In GraphiQL, open Headers and set {{"Authorization": "Bearer <token>"}}. Ctrl+C stops everything.
+GraphiQL starts with Anna's token in its Headers tab; replace it with the caseworker's to act as cw-1001.
+Ctrl+C stops everything.
 """,
         flush=True,
     )
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        app = create_app(settings.model_copy(update={"graphiql_demo_token": citizen}))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         payments.stop()
         gaeldst.stop()

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     # GraphQL
     graphiql: bool | None = None  # default: on in development, off in production
+    graphiql_demo_token: str | None = None  # set by `gateway dev` only: pre-filled in GraphiQL's headers
     max_query_depth: int = 12
     max_page_size: int = 100
 

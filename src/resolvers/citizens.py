@@ -35,6 +35,7 @@ from resolvers.types import (
     check_page,
     collection_of,
     contact_details,
+    money,
     paginate,
 )
 
@@ -103,7 +104,7 @@ class Citizen(Node):
     @strawberry.field(description="The sum outstanding on all open claims.")
     async def total_outstanding(self, info: Info) -> Money:
         rows = await info.context.loaders.claims_by_citizen.load(self.pk)
-        return Money(amount_oere=sum(max(r.outstanding_oere, 0) for r in rows))
+        return money(sum(max(r.outstanding_oere, 0) for r in rows))
 
     @strawberry.field
     async def installment_plans(

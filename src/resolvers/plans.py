@@ -31,7 +31,7 @@ from resolvers.citizens import write_access_log
 from resolvers.context import Context, Info
 from resolvers.errors import UserError, UserErrorCode, user_error
 from resolvers.mutations import Outcome, run_idempotent
-from resolvers.types import Connection, InstallmentPlan, InstallmentPlanStatus, Money, check_page, paginate
+from resolvers.types import Connection, InstallmentPlan, InstallmentPlanStatus, Money, check_page, money, paginate
 
 MAX_CLAIMS_PER_PLAN = 100
 
@@ -216,11 +216,11 @@ async def _evaluate(
 def _range(evaluation: PlanEvaluation) -> PlanRange:
     r = evaluation.range
     return PlanRange(
-        minimum_monthly_amount=Money(amount_oere=MIN_MONTHLY_OERE),
-        lowest_monthly_amount_within_max_months=Money(amount_oere=r.min_monthly_oere),
+        minimum_monthly_amount=money(MIN_MONTHLY_OERE),
+        lowest_monthly_amount_within_max_months=money(r.min_monthly_oere),
         max_months_without_assessment=MAX_MONTHS,
         months_at_minimum=r.max_months_at_minimum,
-        options=[PlanOption(monthly_amount=Money(amount_oere=o.monthly_oere), months=o.months) for o in r.options],
+        options=[PlanOption(monthly_amount=money(o.monthly_oere), months=o.months) for o in r.options],
     )
 
 
@@ -266,11 +266,11 @@ async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> I
         allowed=allowed,
         status=InstallmentPlanStatus(evaluation.status) if allowed and evaluation.status else None,
         needs_assessment=evaluation.needs_assessment,
-        principal=Money(amount_oere=evaluation.principal_oere),
-        monthly_amount=Money(amount_oere=monthly) if monthly is not None else None,
+        principal=money(evaluation.principal_oere),
+        monthly_amount=money(monthly) if monthly is not None else None,
         months=evaluation.months if monthly is not None else 0,
         installments=[
-            ScheduledInstallment(number=s.number, due_on=s.due_on, amount=Money(amount_oere=s.amount_oere))
+            ScheduledInstallment(number=s.number, due_on=s.due_on, amount=money(s.amount_oere))
             for s in (evaluation.schedule if monthly is not None else ())
         ],
         excludes_future_interest=evaluation.excludes_future_interest,

@@ -48,23 +48,15 @@ class Node:
 
 @strawberry.type(description="An amount of money. Never a float: `amountOere` is integer øre.")
 class Money:
+    # Plain attributes, filled in once: a resolver per field would cost more than formatting the strings.
     amount_oere: int = strawberry.field(description="The amount in øre (1 krone = 100 øre).")
-
-    @strawberry.field(description='Decimal string in kroner, e.g. "350.00".')
-    def amount(self) -> str:
-        return to_decimal_string(self.amount_oere)
-
-    @strawberry.field(description="ISO 4217 currency code (always DKK).")
-    def currency(self) -> str:
-        return CURRENCY
-
-    @strawberry.field(description='Danish display form, e.g. "1.234,50 kr.".')
-    def formatted(self) -> str:
-        return format_dkk(self.amount_oere)
+    amount: str = strawberry.field(description='Decimal string in kroner, e.g. "350.00".')
+    currency: str = strawberry.field(description="ISO 4217 currency code (always DKK).")
+    formatted: str = strawberry.field(description='Danish display form, e.g. "1.234,50 kr.".')
 
 
 def money(oere: int) -> Money:
-    return Money(amount_oere=oere)
+    return Money(amount_oere=oere, amount=to_decimal_string(oere), currency=CURRENCY, formatted=format_dkk(oere))
 
 
 @strawberry.type
@@ -249,8 +241,8 @@ class Claim(Node):
             kind=ClaimKind(r.kind),
             issued_on=r.issued_on,
             due_on=r.due_on,
-            original_amount=Money(amount_oere=r.original_amount_oere),
-            outstanding=Money(amount_oere=r.outstanding_oere),
+            original_amount=money(r.original_amount_oere),
+            outstanding=money(r.outstanding_oere),
             status=claim_status(r.outstanding_oere),
             pk=r.id,
             citizen_pk=r.citizen_id,
@@ -271,12 +263,12 @@ class Claim(Node):
                     posted_on=ln.posted_on,
                     kind=EntryKind(ln.kind),
                     text=ln.text,
-                    amount=Money(amount_oere=ln.amount_oere),
-                    balance_after=Money(amount_oere=ln.balance_after_oere),
+                    amount=money(ln.amount_oere),
+                    balance_after=money(ln.balance_after_oere),
                 )
                 for ln in lines
             ],
-            balance=Money(amount_oere=lines[-1].balance_after_oere if lines else 0),
+            balance=money(lines[-1].balance_after_oere if lines else 0),
         )
 
     @strawberry.field(description="Collection at Gældsstyrelsen (R14), asked live; UNKNOWN when it cannot be asked.")
@@ -411,8 +403,8 @@ class InstallmentPlan(Node):
         return cls(
             id=strawberry.ID(ids.encode("InstallmentPlan", r.id)),
             status=InstallmentPlanStatus(r.status),
-            principal=Money(amount_oere=r.principal_oere),
-            monthly_amount=Money(amount_oere=r.monthly_amount_oere),
+            principal=money(r.principal_oere),
+            monthly_amount=money(r.monthly_amount_oere),
             months=r.months,
             day_of_month=r.day_of_month,
             excludes_future_interest=r.excludes_future_interest,
@@ -462,8 +454,8 @@ class InstallmentPlan(Node):
                 id=strawberry.ID(ids.encode("Installment", r.id)),
                 number=r.number,
                 due_on=r.due_on,
-                amount=Money(amount_oere=r.amount_oere),
-                paid=Money(amount_oere=r.paid_oere),
+                amount=money(r.amount_oere),
+                paid=money(r.paid_oere),
                 status=installment_status(self.status_raw, r.due_on, r.amount_oere, r.paid_oere, now),
                 channel=channel,
             )
@@ -614,7 +606,7 @@ class Payment(Node):
             id=strawberry.ID(ids.encode("Payment", r.id)),
             method=PaymentKind(r.method),
             status=PaymentStatus(r.status),
-            amount=Money(amount_oere=r.amount_oere),
+            amount=money(r.amount_oere),
             redirect_url=r.redirect_url if r.status == "CREATED" else None,
             created_at=r.created_at,
             captured_at=r.captured_at,
@@ -634,7 +626,7 @@ class Payment(Node):
         return [
             PaymentAllocation(
                 component=AllocationComponent(r.component or "PRINCIPAL"),
-                amount=Money(amount_oere=-r.amount_oere),
+                amount=money(-r.amount_oere),
                 claim_pk=r.claim_id,
             )
             for r in rows

@@ -199,7 +199,7 @@ async def test_citizen_cannot_read_another_citizen_by_node(api):
         for secret in (BO, DAVID, "Bo Nielsen", "David Larsen", "RK-EJD-2024-0555", "RK-FOR-2023-0311"):
             assert secret not in response.text
     # ... while her own ids resolve
-    own = await api.gql('query($id: ID!) { node(id: $id) { id } }', {"id": anna["Claim"][0]}, citizen=ANNA)
+    own = await api.gql("query($id: ID!) { node(id: $id) { id } }", {"id": anna["Claim"][0]}, citizen=ANNA)
     assert own["data"]["node"]["id"] == anna["Claim"][0]
 
 
@@ -341,8 +341,9 @@ async def test_me_is_null_for_a_caseworker(api):
 )
 async def test_invalid_cpr_is_bad_user_input_and_never_echoed(api, cpr):
     for lang in ("da", "en"):
-        response = await api.post(LOOKUP, {"cpr": cpr}, token=api.token(caseworker=CASEWORKER),
-                                  headers={"Accept-Language": lang})
+        response = await api.post(
+            LOOKUP, {"cpr": cpr}, token=api.token(caseworker=CASEWORKER), headers={"Accept-Language": lang}
+        )
         body = response.json()
         assert codes(body) == ["BAD_USER_INPUT"], body
         if cpr:

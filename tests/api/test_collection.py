@@ -48,8 +48,11 @@ async def restore_sim(api):
     for ref in changed:
         demo = DEMO_COLLECTION_STATES.get(ref)
         state = (
-            {"state": demo.state.value, "since": demo.since.isoformat() if demo.since else None,
-             "returnReason": demo.return_reason}
+            {
+                "state": demo.state.value,
+                "since": demo.since.isoformat() if demo.since else None,
+                "returnReason": demo.return_reason,
+            }
             if demo
             else {"state": "NOT_RECEIVED", "since": None, "returnReason": None}
         )
@@ -103,12 +106,17 @@ async def test_david_has_a_claim_returned_from_collection(api):
 async def test_return_reason_is_only_shown_for_returned_claims(api, restore_sim):
     restore_sim.append("RK-EJD-2025-1187")
     await api.gaeldst_admin(
-        "PUT", "/admin/claims/RK-EJD-2025-1187", {"state": "UNDER_COLLECTION", "since": "2025-01-02",
-                                                  "returnReason": "COMPLAINT"}
+        "PUT",
+        "/admin/claims/RK-EJD-2025-1187",
+        {"state": "UNDER_COLLECTION", "since": "2025-01-02", "returnReason": "COMPLAINT"},
     )
     claim = by_ref(await api.gql(COLLECTION, citizen=ANNA))["RK-EJD-2025-1187"]
-    assert claim["collection"] == {"status": "AT_COLLECTION", "marker": "*", "since": "2025-01-02",
-                                   "returnReason": None}
+    assert claim["collection"] == {
+        "status": "AT_COLLECTION",
+        "marker": "*",
+        "since": "2025-01-02",
+        "returnReason": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -124,8 +132,9 @@ async def test_return_reason_is_only_shown_for_returned_claims(api, restore_sim)
 async def test_gaeldst_states_map_to_collection_status(api, restore_sim, state, status, marker):
     ref = "RK-DAG-2025-0412"
     restore_sim.append(ref)
-    await api.gaeldst_admin("PUT", f"/admin/claims/{ref}", {"state": state, "since": "2025-05-05",
-                                                           "returnReason": "AGREEMENT" if state == "RETURNED" else None})
+    reason = "AGREEMENT" if state == "RETURNED" else None
+    payload = {"state": state, "since": "2025-05-05", "returnReason": reason}
+    await api.gaeldst_admin("PUT", f"/admin/claims/{ref}", payload)
     claim = by_ref(await api.gql(COLLECTION, citizen=ANNA))[ref]
     assert claim["collection"]["status"] == status
     assert claim["collection"]["marker"] == marker
@@ -287,7 +296,7 @@ NOTICES_BUG = (
 
 @pytest.mark.xfail(reason=NOTICES_BUG, strict=True)
 async def test_one_upstream_call_for_a_citizen_with_200_claims(api):
-    cpr, refs = await make_citizen(api, [[10_000 + i, -1_000] for i in range(200)])
+    cpr, _ = await make_citizen(api, [[10_000 + i, -1_000] for i in range(200)])
     await fresh(api)
     body = await api.gql(
         "{ me { claims(first: 100) { nodes { collection { status } eligibility { reasons } } } "
@@ -338,8 +347,11 @@ async def test_notices_alone_are_correct(api):
     assert {"AT_COLLECTION", "WAGE_GARNISHMENT"} <= {n["code"] for n in body["data"]["me"]["notices"]}
 
 
-@pytest.mark.xfail(reason=NOTICES_BUG + "; with Gældsstyrelsen hanging, each of those calls waits for its own "
-                   "timeout, so the request takes N times the upstream budget", strict=True)
+@pytest.mark.xfail(
+    reason=NOTICES_BUG + "; with Gældsstyrelsen hanging, each of those calls waits for its own "
+    "timeout, so the request takes N times the upstream budget",
+    strict=True,
+)
 async def test_notices_alone_with_gaeldst_hanging_stay_within_one_timeout(api, restore_sim):
     cpr, _ = await make_citizen(api, [[10_000] for _ in range(6)])
     await fresh(api)

@@ -216,7 +216,8 @@ HTTP_EXC_BUG = (
 )
 async def test_empty_or_missing_query_is_a_json_error(api, payload):
     async with raw_client(api) as client:
-        response = await client.post("/graphql", json=payload, headers={"Authorization": f"Bearer {api.token(citizen=ANNA)}"})
+        auth = {"Authorization": f"Bearer {api.token(citizen=ANNA)}"}
+        response = await client.post("/graphql", json=payload, headers=auth)
         assert response.status_code < 500, response.text
         assert response.headers["content-type"].startswith("application/json"), payload
         body = response.json()
@@ -224,8 +225,16 @@ async def test_empty_or_missing_query_is_a_json_error(api, payload):
 
 
 async def test_every_error_carries_a_fixed_code(api):
-    fixed = {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "UPSTREAM_UNAVAILABLE",
-             "QUERY_TOO_COMPLEX", "RATE_LIMITED", "INTERNAL"}
+    fixed = {
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "BAD_USER_INPUT",
+        "UPSTREAM_UNAVAILABLE",
+        "QUERY_TOO_COMPLEX",
+        "RATE_LIMITED",
+        "INTERNAL",
+    }
     bodies = [
         (await api.post("{ me { id } }")).json(),
         (await api.post("{ me { x } }", token=api.token(citizen=ANNA))).json(),
@@ -244,7 +253,9 @@ async def test_every_error_carries_a_fixed_code(api):
 
 
 @pytest.mark.xfail(reason=HTTP_EXC_BUG, strict=True)
-@pytest.mark.parametrize("content", [b'{"query": "{ me { id } }"', b"not json", b"\xff\xfe"], ids=["truncated", "text", "bytes"])
+@pytest.mark.parametrize(
+    "content", [b'{"query": "{ me { id } }"', b"not json", b"\xff\xfe"], ids=["truncated", "text", "bytes"]
+)
 async def test_invalid_json_body_gives_a_json_error_with_a_code(api, content):
     async with raw_client(api) as client:
         response = await client.post("/graphql", content=content, headers={"Content-Type": "application/json"})
@@ -343,11 +354,15 @@ async def test_graphiql_is_off_in_production(api):
             from gateway.auth import issue_token
 
             token = issue_token(settings, citizen_cpr=ANNA)
-            ok = await client.post("/graphql", json={"query": "{ me { name } }"},
-                                   headers={"Authorization": f"Bearer {token}"})
+            ok = await client.post(
+                "/graphql", json={"query": "{ me { name } }"}, headers={"Authorization": f"Bearer {token}"}
+            )
             assert ok.json()["data"]["me"]["name"] == "Anna Jensen"
-            dev = await client.post("/graphql", json={"query": "{ me { name } }"},
-                                    headers={"Authorization": f"Bearer {api.token(citizen=ANNA)}"})
+            dev = await client.post(
+                "/graphql",
+                json={"query": "{ me { name } }"},
+                headers={"Authorization": f"Bearer {api.token(citizen=ANNA)}"},
+            )
             assert dev.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     finally:
         await services.aclose()
@@ -357,8 +372,9 @@ def test_production_refuses_the_development_key_and_a_missing_key(api):
     from gateway.settings import DEV_SECRET
 
     with pytest.raises(ValueError, match="development signing key"):
-        make_settings(api.settings.database_url, api.settings.gaeldst_url, environment="production",
-                      auth_secret=DEV_SECRET)
+        make_settings(
+            api.settings.database_url, api.settings.gaeldst_url, environment="production", auth_secret=DEV_SECRET
+        )
     with pytest.raises(ValueError, match="production needs"):
         make_settings(api.settings.database_url, api.settings.gaeldst_url, environment="production")
 

@@ -59,9 +59,7 @@ async def add_plan_enrolment_payment(api: Any, cpr: str) -> None:
                 .returning(m.InstallmentPlan.id)
             )
         ).scalar_one()
-        await conn.execute(
-            insert(m.PlanClaim).values(plan_id=plan_id, claim_id=claim_id, outstanding_oere=outstanding)
-        )
+        await conn.execute(insert(m.PlanClaim).values(plan_id=plan_id, claim_id=claim_id, outstanding_oere=outstanding))
         await conn.execute(
             insert(m.Installment),
             [
@@ -145,8 +143,16 @@ query($id: ID!) { node(id: $id) { __typename id
   ... on AccessLogEntry { actorId } } }
 """
 
-ROUND_TRIP_TYPES = ["Citizen", "Claim", "Department", "InstallmentPlan", "Installment", "PaymentMethod", "Payment",
-                    "MobilePayAccount"]
+ROUND_TRIP_TYPES = [
+    "Citizen",
+    "Claim",
+    "Department",
+    "InstallmentPlan",
+    "Installment",
+    "PaymentMethod",
+    "Payment",
+    "MobilePayAccount",
+]
 
 
 @pytest.fixture
@@ -205,7 +211,8 @@ async def test_nodes_returns_in_order_with_nulls(api, anna_ids):
     wanted = [anna_ids[t][0] for t in ROUND_TRIP_TYPES]
     missing = b64("Claim:987654321")
     body = await api.gql(
-        "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }", {"ids": [*wanted, missing, wanted[0]]},
+        "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }",
+        {"ids": [*wanted, missing, wanted[0]]},
         citizen=ANNA,
     )
     assert "errors" not in body

@@ -52,7 +52,7 @@ async def make_citizen(
 ) -> tuple[str, list[str]]:
     """Insert a citizen with the given claims directly in the ledger; each claim is a list of entry amounts
     (øre, in posting order). Returns the CPR and the claim references (in due-date order)."""
-    rng = random.Random(uuid.uuid4().int)  # noqa: S311 - test data
+    rng = random.Random(uuid.uuid4().int)  # test data, not security
     now = utcnow()
     day0 = today()
     async with api.services.db.transaction() as conn:

@@ -24,7 +24,8 @@ PAYMENT = """query($id: ID!) { node(id: $id) { ... on Payment { status amount { 
   claims { reference } allocations { component amount { amountOere } claim { reference } } } } }"""
 
 ENROL = """mutation($input: EnrolAutomaticPaymentInput!) { enrolAutomaticPayment(input: $input) {
-  paymentMethod { id kind status invoicesSentMeanwhile confirmationUrl mobilePayAccount { name } } userErrors { code field } } }"""
+  paymentMethod { id kind status invoicesSentMeanwhile confirmationUrl mobilePayAccount { name } }
+  userErrors { code field } } }"""
 
 STOP = """mutation($input: StopAutomaticPaymentInput!) { stopAutomaticPayment(input: $input) {
   paymentMethod { id status } userErrors { code field } } }"""

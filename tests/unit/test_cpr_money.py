@@ -184,8 +184,8 @@ def test_zero_and_too_large():
 
 
 @pytest.mark.parametrize(
-    "text", ["", " ", "abc", "1e3", "350.", ".50", "3 50", "1.000,00", "1,000.00", "+350", "350 kr.", "NaN", "inf",
-             "0x10"]
+    "text",
+    ["", " ", "abc", "1e3", "350.", ".50", "3 50", "1.000,00", "1,000.00", "+350", "350 kr.", "NaN", "inf", "0x10"],
 )
 def test_malformed_amounts_are_rejected(text):
     with pytest.raises(InvalidAmount):

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +52,10 @@ _entries = m.table(m.LedgerEntry)
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _POSITIVE_KINDS = {EntryKind.CHARGE.value, EntryKind.INTEREST.value, EntryKind.FEE.value}
 _COMPONENT_KINDS = {EntryKind.PAYMENT.value, EntryKind.ADJUSTMENT.value}
+_PAYMENT = EntryKind.PAYMENT.value
+_CLAIM_KINDS = tuple(k.value for k in ClaimKind)
+_ENTRY_KINDS = tuple(k.value for k in EntryKind)
+_COMPONENTS = tuple(c.value for c in Component)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
@@ -276,6 +281,23 @@ def _type_name(value: object) -> str:
 # ----------------------------------------------------------------------------------------- validation
 
 
+@functools.lru_cache(maxsize=65536)
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_amount(text: str, signed: bool) -> int | str:
+    """Øre, or InvalidAmount's reason. Entry amounts are signed and never zero; other amounts >= 0."""
+    try:
+        return parse_oere(text, allow_zero=not signed, allow_negative=signed)
+    except InvalidAmount as exc:
+        return exc.reason
+
+
 class _Validator:
     def __init__(self) -> None:
         self.problems: list[ImportProblem] = []
@@ -318,19 +340,18 @@ class _Validator:
         if key not in obj:
             return ""
         value = obj[key]
-        loc = _join(location, key)
         if not isinstance(value, str):
-            self.add(loc, f"must be a string, not {_type_name(value)}")
+            self.add(_join(location, key), f"must be a string, not {_type_name(value)}")
             return ""
         if not value.strip():
-            self.add(loc, "must not be empty")
+            self.add(_join(location, key), "must not be empty")
             return ""
         if identifier and value != value.strip():
-            self.add(loc, "must not start or end with whitespace")
+            self.add(_join(location, key), "must not start or end with whitespace")
             return ""
         text = value if identifier else value.strip()
         if len(text) > max_len:
-            self.add(loc, f"must be at most {max_len} characters")
+            self.add(_join(location, key), f"must be at most {max_len} characters")
             return ""
         return text
 
@@ -338,27 +359,24 @@ class _Validator:
         if obj.get(key) is None:
             return None
         value = obj[key]
-        loc = _join(location, key)
         if not isinstance(value, str):
-            self.add(loc, f"must be a string or null, not {_type_name(value)}")
+            self.add(_join(location, key), f"must be a string or null, not {_type_name(value)}")
             return None
         text = value.strip()
         if len(text) > max_len:
-            self.add(loc, f"must be at most {max_len} characters")
+            self.add(_join(location, key), f"must be at most {max_len} characters")
             return None
         return text or None
 
-    def choice(self, obj: dict[str, Any], key: str, location: str, allowed: Iterable[str], what: str) -> str:
+    def choice(self, obj: dict[str, Any], key: str, location: str, allowed: tuple[str, ...], what: str) -> str:
         if key not in obj:
             return ""
         value = obj[key]
-        options = list(allowed)
-        loc = _join(location, key)
         if not isinstance(value, str):
-            self.add(loc, f"must be a string, not {_type_name(value)}")
+            self.add(_join(location, key), f"must be a string, not {_type_name(value)}")
             return ""
-        if value not in options:
-            self.add(loc, f"unknown {what} {_shown(value)} (expected one of {', '.join(options)})")
+        if value not in allowed:
+            self.add(_join(location, key), f"unknown {what} {_shown(value)} (expected one of {', '.join(allowed)})")
             return ""
         return value
 
@@ -366,37 +384,34 @@ class _Validator:
         if key not in obj:
             return None
         value = obj[key]
-        loc = _join(location, key)
         if not isinstance(value, str) or not _DATE.match(value):
-            self.add(loc, 'must be a date "YYYY-MM-DD"')
+            self.add(_join(location, key), 'must be a date "YYYY-MM-DD"')
             return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.add(loc, f"{_shown(value)} is not a valid date")
-            return None
+        parsed = _parse_date(value)
+        if parsed is None:
+            self.add(_join(location, key), f"{_shown(value)} is not a valid date")
+        return parsed
 
     def amount(self, obj: dict[str, Any], key: str, location: str, *, signed: bool) -> int | None:
         if key not in obj:
             return None
         value = obj[key]
-        loc = _join(location, key)
         example = '"-250.00"' if signed else '"1234.50"'
         if isinstance(value, int | float) and not isinstance(value, bool):
-            self.add(loc, f"must be a decimal string such as {example}, not a JSON number")
+            self.add(_join(location, key), f"must be a decimal string such as {example}, not a JSON number")
             return None
         if not isinstance(value, str) or not _AMOUNT.match(value):
-            self.add(loc, "must be a decimal string with at most two decimals")
+            self.add(_join(location, key), "must be a decimal string with at most two decimals")
             return None
-        try:
-            return parse_oere(value, allow_zero=not signed, allow_negative=signed)
-        except InvalidAmount as exc:
+        parsed = _parse_amount(value, signed)
+        if isinstance(parsed, str):
             message = {
                 "NEGATIVE": "must not be negative",
                 "ZERO": "must not be zero",
-            }.get(exc.reason, f"must be at most {to_decimal_string(MAX_INPUT_OERE)}")
-            self.add(loc, message)
+            }.get(parsed, f"must be at most {to_decimal_string(MAX_INPUT_OERE)}")
+            self.add(_join(location, key), message)
             return None
+        return parsed
 
     # -- the document
 
@@ -522,7 +537,7 @@ class _Validator:
                 references[reference] = loc
         department = self.string(obj, "department", loc, max_len=40, identifier=True)
         title = self.string(obj, "title", loc, max_len=300)
-        kind = self.choice(obj, "kind", loc, [k.value for k in ClaimKind], "claim kind")
+        kind = self.choice(obj, "kind", loc, _CLAIM_KINDS, "claim kind")
         issued_on = self.day(obj, "issuedOn", loc)
         due_on = self.day(obj, "dueOn", loc)
         if issued_on and due_on and due_on < issued_on:
@@ -563,17 +578,17 @@ class _Validator:
             return None
         external_ref = self.string(obj, "id", loc, max_len=80, identifier=True)
         posted_on = self.day(obj, "postedOn", loc)
-        kind = self.choice(obj, "kind", loc, [k.value for k in EntryKind], "entry kind")
+        kind = self.choice(obj, "kind", loc, _ENTRY_KINDS, "entry kind")
         text = self.string(obj, "text", loc, max_len=300)
         amount = self.amount(obj, "amount", loc, signed=True)
         if amount is not None and kind:
-            if kind == EntryKind.PAYMENT.value and amount > 0:
+            if kind == _PAYMENT and amount > 0:
                 self.add(_join(loc, "amount"), "a PAYMENT must be negative")
             elif kind in _POSITIVE_KINDS and amount < 0:
                 self.add(_join(loc, "amount"), f"a {kind} must be positive (use an ADJUSTMENT to reduce a claim)")
         component: str | None = None
         if obj.get("component") is not None:
-            component = self.choice(obj, "component", loc, [c.value for c in Component], "component") or None
+            component = self.choice(obj, "component", loc, _COMPONENTS, "component") or None
             if component and kind and kind not in _COMPONENT_KINDS:
                 self.add(_join(loc, "component"), "component is only allowed on PAYMENT and ADJUSTMENT entries")
         return _Entry(loc, external_ref, posted_on or date.min, kind, component, text, amount or 0)

@@ -1,0 +1,280 @@
+"""``make bench``: what the read path costs, written to docs/benchmarks.md. Not run by CI.
+
+Scenario (as ../shared/docs/performance.md): one citizen's overview with 20 claims, each with its department,
+outstanding sum and 10 statement lines, from a ledger of 2,000 generated citizens (PostgreSQL when reachable,
+else SQLite). The gateway runs in its own uvicorn server thread; the load comes from this process over
+loopback, so client and server share the machine's 2 cores (the figures are conservative).
+
+Measured: SQL statements and Gældsstyrelsen calls per request (exact), single-request latency (median and
+p95 over sequential requests), throughput with 8 concurrent connections, the overview's latency with
+Gældsstyrelsen answering after 50 ms, and the latency added while the circuit breaker is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event, select
+
+from adapters.gaeldst.simulator import create_demo_app
+from adapters.ledger import models as m
+from adapters.ledger.db import Database
+from adapters.ledger.migrate import upgrade
+from adapters.ledger.seed import bulk_cpr, seed_bulk, seed_demo
+from adapters.simserver import ThreadedServer
+from gateway.app import build_services, create_app
+from gateway.auth import issue_token
+from gateway.settings import Settings
+
+CITIZENS = int(os.environ.get("BENCH_CITIZENS", "2000"))
+SEQUENTIAL = int(os.environ.get("BENCH_REQUESTS", "200"))
+LOAD_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 8
+PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+OVERVIEW = """query Overview {
+  me {
+    cpr name totalOutstanding { amount formatted }
+    claims(first: 100) {
+      totalCount
+      nodes {
+        id reference title kind dueOn status
+        outstanding { amountOere amount formatted }
+        sender { name contact { phone email } }
+        statement { balance { amount } lines { postedOn kind text amount { amount formatted } balanceAfter { amount } } }
+      }
+    }
+  }
+}"""
+
+WITH_COLLECTION = OVERVIEW.replace("status\n", "status collection { status marker }\n", 1)
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p95_ms: float
+
+
+async def _pg_database() -> str | None:
+    try:
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(PG_ADMIN_URL)
+        conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database, timeout=3)
+    except Exception:  # noqa: BLE001 - no PostgreSQL: fall back to SQLite
+        return None
+    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return str(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+
+
+async def _drop_pg(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(PG_ADMIN_URL)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+    await conn.close()
+
+
+async def _prepare(url: str) -> str:
+    db = Database(url)
+    await upgrade(db)
+    await seed_demo(db)
+    started = time.perf_counter()
+    await seed_bulk(db, CITIZENS)
+    print(f"seeded {CITIZENS} citizens in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    async with db.read() as conn:
+        cpr = bulk_cpr(CITIZENS // 2)
+        assert (await conn.execute(select(m.Citizen.id).where(m.Citizen.cpr == cpr))).first() is not None
+    await db.dispose()
+    return cpr
+
+
+async def _timed(client: httpx.AsyncClient, url: str, query: str, token: str, n: int) -> Timing:
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = await client.post(url, json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+        samples.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200 and "data" in r.json()
+    samples.sort()
+    return Timing(statistics.median(samples), samples[int(len(samples) * 0.95) - 1])
+
+
+async def _throughput(url: str, query: str, token: str) -> float:
+    done = 0
+    deadline = time.perf_counter() + LOAD_SECONDS
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                r = await client.post(url, json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 200
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return done / LOAD_SECONDS
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _exact_counts(settings: Settings, cpr: str, gaeldst: ThreadedServer) -> dict[str, Any]:
+    """SQL statements and upstream calls of one overview, through the app in this process."""
+    services = build_services(settings)
+    statements: list[str] = []
+    event.listen(services.db.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    app = create_app(settings, services=services)
+    token = issue_token(settings, citizen_cpr=cpr)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+        await client.post("/graphql", json={"query": WITH_COLLECTION}, headers=headers)
+        statements.clear()
+        async with httpx.AsyncClient(base_url=gaeldst.url) as admin:
+            await admin.post("/admin/reset-stats")
+            r = await client.post("/graphql", json={"query": WITH_COLLECTION}, headers=headers)
+            calls = (await admin.get("/admin/stats")).json()["statusCalls"]
+    await services.aclose()
+    return {
+        "fields": _count_fields(r.json()["data"]),
+        "response_bytes": len(r.content),
+        "sql_per_request": len(statements),
+        "upstream_calls_per_request": calls,
+    }
+
+
+async def run() -> dict[str, Any]:
+    pg = await _pg_database()
+    url = pg or f"sqlite+aiosqlite:///{Path('var/bench.sqlite3').resolve()}"
+    if not pg:
+        Path("var/bench.sqlite3").unlink(missing_ok=True)
+    results: dict[str, Any] = {"database": "PostgreSQL" if pg else "SQLite", "citizens": CITIZENS}
+    gaeldst = ThreadedServer(create_demo_app()).start()
+    env = {
+        "GATEWAY_DATABASE_URL": url,
+        "GATEWAY_GAELDST_URL": gaeldst.url,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS": "0",
+        "GATEWAY_GAELDST_BREAKER_THRESHOLD": "3",
+        "GATEWAY_GAELDST_BREAKER_TTL_SECONDS": "600",
+        "GATEWAY_GAELDST_CACHE_TTL_SECONDS": "0",
+    }
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        cpr = await _prepare(url)
+        settings = Settings(**{k.removeprefix("GATEWAY_").lower(): v for k, v in env.items()})
+        results |= await _exact_counts(settings, cpr, gaeldst)
+        # The gateway in a process of its own (as in production), so the load generator doesn't share its GIL.
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], env={**os.environ, **env}
+        )
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(timeout=30) as client, httpx.AsyncClient(base_url=gaeldst.url) as admin:
+            for _ in range(100):
+                try:
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            gql = f"{base}/graphql"
+            token = issue_token(settings, citizen_cpr=cpr)
+            headers = {"Authorization": f"Bearer {token}"}
+            for _ in range(20):  # warm up caches and pools
+                await client.post(gql, json={"query": WITH_COLLECTION}, headers=headers)
+            results["single"] = await _timed(client, gql, OVERVIEW, token, SEQUENTIAL)
+            results["rps"] = await _throughput(gql, OVERVIEW, token)
+            results["with_collection"] = await _timed(client, gql, WITH_COLLECTION, token, SEQUENTIAL // 2)
+            await admin.post("/admin/faults", json={"mode": "latency", "latencyMs": 50})
+            results["upstream_50ms"] = await _timed(client, gql, WITH_COLLECTION, token, 40)
+            await admin.post("/admin/faults", json={"mode": "error503"})
+            for _ in range(5):  # trip the breaker
+                await client.post(gql, json={"query": WITH_COLLECTION}, headers=headers)
+            await admin.post("/admin/reset-stats")
+            results["breaker_open"] = await _timed(client, gql, WITH_COLLECTION, token, SEQUENTIAL // 2)
+            results["breaker_open_upstream_calls"] = (await admin.get("/admin/stats")).json()["statusCalls"]
+            await admin.delete("/admin/faults")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        gaeldst.stop()
+        if pg:
+            await _drop_pg(url)
+    return results
+
+
+def _count_fields(data: Any) -> int:
+    if isinstance(data, dict):
+        return sum(1 + _count_fields(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(_count_fields(v) for v in data)
+    return 0
+
+
+def render(r: dict[str, Any]) -> str:
+    single: Timing = r["single"]
+    coll: Timing = r["with_collection"]
+    slow: Timing = r["upstream_50ms"]
+    open_: Timing = r["breaker_open"]
+    return f"""# Benchmarks
+
+Written by `make bench` ({datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, Python {platform.python_version()},
+{os.cpu_count()} cores). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
+department, outstanding sum and 10 statement lines (~{r["fields"]} GraphQL fields, {r["response_bytes"]:,} bytes of
+JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process; the load generator
+runs in another process on the same 2 cores, so throughput is a lower bound.
+
+| measure | value |
+|---|---:|
+| SQL statements per overview request | {r["sql_per_request"]} |
+| Gældsstyrelsen calls per overview request (20 claims, cache off) | {r["upstream_calls_per_request"]} |
+| single request, overview without collection status (median / p95) | {single.median_ms:.1f} ms / {single.p95_ms:.1f} ms |
+| throughput, {CONNECTIONS} connections, {LOAD_SECONDS:.0f} s | {r["rps"]:.0f} req/s |
+| overview with collection status, upstream answering at once (median / p95) | {coll.median_ms:.1f} ms / {coll.p95_ms:.1f} ms |
+| overview with collection status, upstream at 50 ms (median / p95) | {slow.median_ms:.1f} ms / {slow.p95_ms:.1f} ms |
+| overview with collection status, circuit breaker open (median / p95) | {open_.median_ms:.1f} ms / {open_.p95_ms:.1f} ms |
+| upstream calls while the breaker is open ({SEQUENTIAL // 2} requests) | {r["breaker_open_upstream_calls"]} |
+
+Reference points on this kind of machine (performance.md): hand-written Starlette + asyncpg ~2,300 req/s,
+PostGraphile ~930 req/s (2.2 ms), straightforward Strawberry ~95 req/s (10 ms).
+
+Notes: with the upstream at 50 ms the overview costs about 50 ms more than with an instant upstream, since the
+Gældsstyrelsen call is made once for all claims while the ledger is read; with the breaker open the request
+fails fast (no upstream call) and returns every ledger field with `collection.status = UNKNOWN` and one
+`UPSTREAM_UNAVAILABLE` error.
+"""
+
+
+def main() -> None:
+    results = asyncio.run(run())
+    Path("docs").mkdir(exist_ok=True)
+    Path("docs/benchmarks.md").write_text(render(results), encoding="utf-8")
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
