@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import structlog
+from cross_web import HTTPException as CrossWebHTTPException
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -176,9 +177,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
         try:
             return await self.run(request)
-        except HTTPException as exc:
-            body = _error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail=exc.detail)
-            return JSONResponse(body, status_code=exc.status_code)
+        except (HTTPException, CrossWebHTTPException) as exc:
+            # Strawberry's request-level errors (bad JSON, no query, …) as a JSON error with a code.
+            detail = getattr(exc, "detail", None) or getattr(exc, "reason", "") or "bad request"
+            status = getattr(exc, "status_code", 400)
+            body = _error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail=detail)
+            return JSONResponse(body, status_code=status)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-_PATTERN = re.compile(r"^(\d{2})(\d{2})(\d{2})-?(\d{4})$")
+_PATTERN = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})$")  # ASCII digits only
 
 
 class InvalidCpr(ValueError):

@@ -36,7 +36,7 @@ def decode(global_id: str) -> tuple[str, int]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidGlobalId() from None
     type_name, sep, key = raw.partition(":")
-    if not sep or type_name not in NODE_TYPES or not key.isdigit() or len(key) > 18:
+    if not sep or type_name not in NODE_TYPES or not _is_ascii_number(key, 18):
         raise InvalidGlobalId()
     return type_name, int(key)
 
@@ -58,6 +58,10 @@ def decode_cursor(cursor: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidGlobalId() from None
     prefix, _, value = raw.partition(":")
-    if prefix != "o" or not value.isdigit() or len(value) > 9:
+    if prefix != "o" or not _is_ascii_number(value, 9):
         raise InvalidGlobalId()
     return int(value)
+
+
+def _is_ascii_number(text: str, max_length: int) -> bool:
+    return 0 < len(text) <= max_length and text.isascii() and text.isdigit()

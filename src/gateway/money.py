@@ -14,7 +14,7 @@ CURRENCY = "DKK"
 # amountOere of a single value can never exceed 2,147,483,647 øre (about 21.4 million DKK).
 MAX_INPUT_OERE = 1_000_000_000
 
-_DECIMAL = re.compile(r"^(?P<sign>-?)(?P<whole>\d{1,12})(?:[.,](?P<frac>\d{1,2}))?$")
+_DECIMAL = re.compile(r"^(?P<sign>-?)(?P<whole>[0-9]{1,12})(?:[.,](?P<frac>[0-9]{1,2}))?$")  # ASCII only
 
 
 class InvalidAmount(ValueError):
@@ -28,7 +28,7 @@ class InvalidAmount(ValueError):
 def parse_oere(text: str, *, allow_zero: bool = False, allow_negative: bool = False) -> int:
     """Parse a decimal string into øre exactly ("350.00" -> 35000)."""
     s = text.strip()
-    if re.fullmatch(r"-?\d+[.,]\d{3,}", s):
+    if re.fullmatch(r"-?[0-9]+[.,][0-9]{3,}", s):
         raise InvalidAmount("TOO_MANY_DECIMALS")
     m = _DECIMAL.match(s)
     if not m:

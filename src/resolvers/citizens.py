@@ -79,6 +79,17 @@ class AccessLogEntry(Node):
     operation: str
     request_id: str
 
+    @classmethod
+    def from_row(cls, r: Row[Any]) -> AccessLogEntry:
+        return cls(
+            id=strawberry.ID(ids.encode("AccessLogEntry", r.id)),
+            at=r.at,
+            actor_kind=ActorKind(r.actor_kind),
+            actor_id=r.actor_id,
+            operation=r.operation,
+            request_id=r.request_id,
+        )
+
 
 @strawberry.type(description="A citizen (borger) and their debt to the municipality.")
 class Citizen(Node):
@@ -139,21 +150,7 @@ class Citizen(Node):
     ) -> Connection[AccessLogEntry]:
         limit, offset = check_page(info, first, after)
         rows = await info.context.loaders.access_log_by_citizen.load(self.pk)
-        return paginate(
-            [
-                AccessLogEntry(
-                    id=strawberry.ID(ids.encode("AccessLogEntry", r.id)),
-                    at=r.at,
-                    actor_kind=ActorKind(r.actor_kind),
-                    actor_id=r.actor_id,
-                    operation=r.operation,
-                    request_id=r.request_id,
-                )
-                for r in rows
-            ],
-            limit,
-            offset,
-        )
+        return paginate([AccessLogEntry.from_row(r) for r in rows], limit, offset)
 
     @strawberry.field(description="Reminders and warnings for this citizen (R6, R10, R13, R14, R15).")
     async def notices(self, info: Info) -> list[Notice]:
@@ -175,7 +172,7 @@ async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
 
     claims = await ctx.loaders.claims_by_citizen.load(citizen_pk)
     open_claims = [c for c in claims if c.outstanding_oere > 0]
-    statuses = [(await collection_of(ctx, c.reference)).status for c in open_claims]
+    statuses = [(await collection_of(ctx, c.reference, citizen_pk)).status for c in open_claims]
     if CollectionStatus.AT_COLLECTION in statuses:
         agency = contact_details(COLLECTION_AGENCY)
         add(NoticeCode.AT_COLLECTION, "NOTICE_AT_COLLECTION", NoticeSeverity.WARNING, agency, COLLECTION_AGENCY.web)

@@ -34,9 +34,16 @@ class CollectionLoader(DataLoader):
         return [states.get(ref) for ref in references]
 
 
-async def lookup(ctx: Context, reference: str) -> Collection:
+async def lookup(ctx: Context, reference: str, citizen_pk: int) -> Collection:
+    """Asks about all of the citizen's claims at once, so whichever field asks first (a page of claims,
+    the notices, eligibility) makes the request's one upstream call and the others find it in the loader."""
     loader = ctx.loaders.custom("collection", lambda: CollectionLoader(ctx))
-    state: ClaimCollection | None = await loader.load(reference)
+    claims = await ctx.loaders.claims_by_citizen.load(citizen_pk)
+    references = [c.reference for c in claims]
+    if reference not in references:
+        references.append(reference)
+    states = await loader.load_many(references)
+    state: ClaimCollection | None = states[references.index(reference)]
     if state is None:
         return collection_view(CollectionStatus.UNKNOWN, None, None)
     status = status_from_agency_state(state.state.value)

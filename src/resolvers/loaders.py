@@ -74,6 +74,7 @@ _LOADERS: dict[str, tuple[Fetch, str, bool]] = {
     "payment_claims": (q.payment_claims_by_payment_ids, "payment_id", False),
     "allocations_by_payment": (q.allocations_by_payment_ids, "payment_id", False),
     "access_log_by_citizen": (q.access_log_by_citizen_ids, "citizen_id", False),
+    "access_log_entry": (q.access_log_by_ids, "id", True),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from gateway import ids
 from gateway.auth import CaseworkerViewer
 from gateway.errors import ErrorCode, GatewayError
-from resolvers.citizens import Citizen, write_access_log
+from resolvers.citizens import AccessLogEntry, Citizen, write_access_log
 from resolvers.context import Info
 from resolvers.types import (
     Claim,
@@ -31,6 +31,7 @@ _TYPES: dict[str, tuple[str, Any, str | None]] = {
     "PaymentMethod": ("enrolment", PaymentMethod.from_row, "citizen_id"),
     "Payment": ("payment", Payment.from_row, "citizen_id"),
     "MobilePayAccount": ("account", MobilePayAccount.from_row, "citizen_id"),
+    "AccessLogEntry": ("access_log_entry", AccessLogEntry.from_row, "citizen_id"),
 }
 
 
@@ -54,8 +55,6 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
             if inst.number == row.number:
                 return inst, plan_row.citizen_id
         return None, None
-    if type_name == "AccessLogEntry":
-        return None, None  # reachable through Citizen.accessLog only
     loader_name, build, owner_column = _TYPES[type_name]
     row = await getattr(ctx.loaders, loader_name).load(key)
     if row is None:

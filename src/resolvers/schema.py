@@ -186,7 +186,7 @@ def build_schema(*, max_depth: int = 12) -> Schema:
     )
 
 
-_TOO_COMPLEX_HINTS = ("exceeds maximum operation depth", "maximum number of aliases", "tokens. parsing aborted")
+_TOO_COMPLEX_HINTS = ("exceeds maximum operation depth", "aliases found. allowed", "document contains more than")
 
 
 def format_error(error: GraphQLError, language: Language) -> dict[str, object]:
@@ -199,14 +199,16 @@ def format_error(error: GraphQLError, language: Language) -> dict[str, object]:
     if isinstance(original, GatewayError):
         code = original.code.value
         message = translate(original.message_key, language, **original.params)
-    elif original is not None:
+    elif original is not None and error.path:
+        # An exception in a resolver that no rule anticipated: no detail reaches the client.
         code, message = ErrorCode.INTERNAL.value, translate("INTERNAL", language)
     elif error.message == UPSTREAM_MARK:
         code, message = ErrorCode.UPSTREAM_UNAVAILABLE.value, translate("UPSTREAM_UNAVAILABLE", language)
     elif any(hint in error.message.lower() for hint in _TOO_COMPLEX_HINTS):
         code, message = ErrorCode.QUERY_TOO_COMPLEX.value, translate("QUERY_TOO_COMPLEX", language)
     else:
-        # Syntax and validation errors: graphql-core's own (English) wording says precisely what is wrong.
+        # Syntax, validation and variable errors: graphql-core's own (English) wording says precisely what is
+        # wrong.
         code, message = ErrorCode.BAD_USER_INPUT.value, redact(error.message)
     formatted["message"] = message
     if error.locations:

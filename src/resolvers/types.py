@@ -273,7 +273,7 @@ class Claim(Node):
 
     @strawberry.field(description="Collection at Gældsstyrelsen (R14), asked live; UNKNOWN when it cannot be asked.")
     async def collection(self, info: Info) -> Collection:
-        return await collection_of(info.context, self.reference)
+        return await collection_of(info.context, self.reference, self.citizen_pk)
 
     @strawberry.field(description="The live installment plan this claim is in, if any.")
     async def installment_plan(self, info: Info) -> InstallmentPlan | None:
@@ -291,7 +291,7 @@ class Claim(Node):
 
     @strawberry.field(description="Whether the claim can be paid now or put in a plan (R11, R14).")
     async def eligibility(self, info: Info) -> Eligibility:
-        collection = await collection_of(info.context, self.reference)
+        collection = await collection_of(info.context, self.reference, self.citizen_pk)
         in_plan = await live_plan_id(info.context, self.pk) is not None
         return eligibility(self.outstanding.amount_oere, collection.status, in_plan)
 
@@ -310,7 +310,7 @@ def eligibility(outstanding_oere: int, status: CollectionStatus, in_plan: bool) 
 
 
 # Hooks filled in by the modules that own those concerns (collection: resolvers.collection).
-CollectionLookup = Callable[[Context, str], Awaitable[Collection]]
+CollectionLookup = Callable[[Context, str, int], Awaitable[Collection]]
 _collection_lookup: list[CollectionLookup] = []
 
 
@@ -318,8 +318,8 @@ def register_collection_lookup(fn: CollectionLookup) -> None:
     _collection_lookup[:] = [fn]
 
 
-async def collection_of(ctx: Context, reference: str) -> Collection:
-    return await _collection_lookup[0](ctx, reference)
+async def collection_of(ctx: Context, reference: str, citizen_pk: int) -> Collection:
+    return await _collection_lookup[0](ctx, reference, citizen_pk)
 
 
 def collection_view(status: CollectionStatus, since: date | None, return_reason: str | None) -> Collection:

@@ -157,9 +157,7 @@ async def test_happy_path_maps_states_and_sends_one_post_without_identifiers_in_
     )
     assert got["RK-DAG-2022-0101"].since == datetime.date(2024, 2, 15)
     assert got["RK-KTN-2022-0202"].state is CollectionState.UNDER_COLLECTION
-    assert got[RETURNED] == ClaimCollection(
-        RETURNED, CollectionState.RETURNED, datetime.date(2025, 6, 1), "AGREEMENT"
-    )
+    assert got[RETURNED] == ClaimCollection(RETURNED, CollectionState.RETURNED, datetime.date(2025, 6, 1), "AGREEMENT")
     assert got[UNKNOWN] == ClaimCollection(UNKNOWN, CollectionState.NOT_RECEIVED, None, None)
 
     assert await admin.stats() == {"statusCalls": 1, "referencesAsked": 5}
@@ -172,9 +170,7 @@ async def test_happy_path_maps_states_and_sends_one_post_without_identifiers_in_
     assert request.headers["content-type"] == "application/json"
 
 
-async def test_two_hundred_references_make_exactly_one_upstream_call(
-    make_client: MakeClient, admin: Admin
-) -> None:
+async def test_two_hundred_references_make_exactly_one_upstream_call(make_client: MakeClient, admin: Admin) -> None:
     client = make_client()
     refs = [f"RK-DAG-2025-{i:04d}" for i in range(200)]
 
@@ -186,9 +182,7 @@ async def test_two_hundred_references_make_exactly_one_upstream_call(
     assert client.stats.upstream_requests == 1
 
 
-async def test_duplicates_are_asked_once_and_empty_input_makes_no_call(
-    make_client: MakeClient, admin: Admin
-) -> None:
+async def test_duplicates_are_asked_once_and_empty_input_makes_no_call(make_client: MakeClient, admin: Admin) -> None:
     client = make_client()
     assert await client.fetch_states([]) == {}
     assert await admin.calls() == 0
@@ -300,8 +294,13 @@ async def test_error500_is_retried_then_reported(make_client: MakeClient, admin:
 
 
 async def test_error503_retries_until_the_fault_clears(make_client: MakeClient, admin: Admin) -> None:
-    client = make_client(max_retries=50, backoff_base_seconds=0.01, backoff_max_seconds=0.03,
-                         retry_budget_min_retries=100, total_timeout_seconds=3.0)
+    client = make_client(
+        max_retries=50,
+        backoff_base_seconds=0.01,
+        backoff_max_seconds=0.03,
+        retry_budget_min_retries=100,
+        total_timeout_seconds=3.0,
+    )
     await admin.fault("error503")
 
     async def clear_after_two_failures() -> None:
@@ -345,9 +344,7 @@ async def test_fault_limited_to_references_only_hits_calls_asking_for_them(
     assert exc.reason == "HTTP_503"
 
 
-async def test_server_down_is_connect_error_and_recovers(
-    make_client: MakeClient, server: ThreadedServer
-) -> None:
+async def test_server_down_is_connect_error_and_recovers(make_client: MakeClient, server: ThreadedServer) -> None:
     client = make_client(own_transport=True, max_retries=1)
     server.stop_listening()
     try:
@@ -428,9 +425,7 @@ async def test_half_open_lets_a_single_probe_through(make_client: MakeClient, ad
 
 
 async def test_retry_budget_stops_retries_when_exhausted(make_client: MakeClient, admin: Admin) -> None:
-    client = make_client(
-        max_retries=2, retry_budget_ratio=0.0, retry_budget_min_retries=2, breaker_threshold=100
-    )
+    client = make_client(max_retries=2, retry_budget_ratio=0.0, retry_budget_min_retries=2, breaker_threshold=100)
     await admin.fault("error503")
     assert (await unavailable(client.fetch_states([RETURNED]))).reason == "HTTP_503"
     assert await admin.calls() == 3  # the budget allowed both retries
@@ -526,9 +521,7 @@ async def test_client_errors_are_not_retried() -> None:
 
 
 @pytest.mark.parametrize("bad", ["010190-1234", "0101901234", "", "   ", "X" * 65])
-async def test_non_references_are_refused_before_any_http(
-    make_client: MakeClient, admin: Admin, bad: str
-) -> None:
+async def test_non_references_are_refused_before_any_http(make_client: MakeClient, admin: Admin, bad: str) -> None:
     client = make_client()
     with pytest.raises(ValueError) as info:
         await client.fetch_states([RETURNED, bad])
@@ -543,10 +536,7 @@ async def test_errors_and_logs_never_contain_references(make_client: MakeClient,
     with structlog.testing.capture_logs() as logs:
         exc = await unavailable(client.fetch_states([RETURNED, UNKNOWN]))
     assert RETURNED not in str(exc) and UNKNOWN not in str(exc)
-    assert any(
-        e["event"] == "gaeldst.unavailable" and e["reason"] == "HTTP_503" and e["references"] == 2
-        for e in logs
-    )
+    assert any(e["event"] == "gaeldst.unavailable" and e["reason"] == "HTTP_503" and e["references"] == 2 for e in logs)
     assert any(e["event"] == "gaeldst.retry" for e in logs)
     flat = repr(logs)
     assert RETURNED not in flat and UNKNOWN not in flat

@@ -118,23 +118,12 @@ async def test_query_at_normal_depth_is_fine(api):
     assert "errors" not in body, body
 
 
-@pytest.mark.xfail(
-    reason="BUG: more than 30 aliases gives extensions.code BAD_USER_INPUT ('40 aliases found. Allowed: 30'), not "
-    "QUERY_TOO_COMPLEX: resolvers/schema.py _TOO_COMPLEX_HINTS looks for 'maximum number of aliases', which "
-    "Strawberry's MaxAliasesLimiter message does not contain",
-    strict=True,
-)
 async def test_too_many_aliases_is_query_too_complex(api):
     aliases = " ".join(f"a{i}: me {{ id }}" for i in range(40))
     body = (await api.post(f"{{ {aliases} }}", token=api.token(citizen=ANNA))).json()
     assert codes(body) == ["QUERY_TOO_COMPLEX"], body
 
 
-@pytest.mark.xfail(
-    reason="BUG: a query over the 4000-token limit gives BAD_USER_INPUT ('Syntax Error: Document contains more "
-    "than 4000 tokens'), not QUERY_TOO_COMPLEX: the hint 'number of tokens' does not match that message",
-    strict=True,
-)
 async def test_too_many_tokens_is_query_too_complex(api):
     fields = " ".join(["id"] * 5000)
     body = (await api.post(f"{{ me {{ {fields} }} }}", token=api.token(citizen=ANNA))).json()
@@ -172,14 +161,6 @@ async def test_validation_errors_are_bad_user_input(api, query):
     assert set(codes(body)) == {"BAD_USER_INPUT"}, body
 
 
-VARIABLE_BUG = (
-    "BUG: an invalid or missing variable value gives extensions.code INTERNAL ('Der opstod en intern fejl.') "
-    "instead of BAD_USER_INPUT: graphql-core's variable-coercion GraphQLError carries an original_error, which "
-    "resolvers/schema.py format_error treats as an unexpected exception"
-)
-
-
-@pytest.mark.xfail(reason=VARIABLE_BUG, strict=True)
 @pytest.mark.parametrize(
     ("query", "variables"),
     [
@@ -201,14 +182,6 @@ def raw_client(api) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
 
 
-HTTP_EXC_BUG = (
-    "BUG: Strawberry raises cross_web.exceptions.HTTPException for a body it cannot use, but gateway/app.py "
-    "GatewayGraphQL.respond catches only starlette.exceptions.HTTPException, so the request crashes with a "
-    "500 text/plain 'Internal Server Error' instead of a JSON error with extensions.code BAD_USER_INPUT"
-)
-
-
-@pytest.mark.xfail(reason=HTTP_EXC_BUG, strict=True)
 @pytest.mark.parametrize(
     "payload",
     [{}, {"query": None}, {"variables": {}}, {"query": ""}, {"query": 42}],
@@ -252,7 +225,6 @@ async def test_every_error_carries_a_fixed_code(api):
 # --- HTTP edges -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason=HTTP_EXC_BUG, strict=True)
 @pytest.mark.parametrize(
     "content", [b'{"query": "{ me { id } }"', b"not json", b"\xff\xfe"], ids=["truncated", "text", "bytes"]
 )

@@ -194,12 +194,6 @@ async def test_node_fields_match_the_overview(api, anna_ids):
     assert accounts == {"Lønkonto", "Budgetkonto"}
 
 
-@pytest.mark.xfail(
-    reason="BUG: api.md says every entity implementing Node can be fetched with node(id:), but "
-    "node(id:) of an AccessLogEntry id returns null even for the citizen it concerns "
-    "(resolvers/node.py: 'reachable through Citizen.accessLog only')",
-    strict=True,
-)
 async def test_access_log_entry_round_trips_for_its_citizen(api, anna_ids):
     gid = anna_ids["AccessLogEntry"][0]
     body = await api.gql(NODE, {"id": gid}, citizen=ANNA)

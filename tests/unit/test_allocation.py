@@ -79,9 +79,7 @@ def test_negative_component_rejected() -> None:
 
 def test_duplicate_claim_rejected() -> None:
     with pytest.raises(ValueError):
-        allocate_payment(
-            100, [bal("a", date(2025, 1, 1), principal=1), bal("a", date(2025, 1, 1), principal=1)]
-        )
+        allocate_payment(100, [bal("a", date(2025, 1, 1), principal=1), bal("a", date(2025, 1, 1), principal=1)])
 
 
 balances = st.lists(
@@ -126,9 +124,7 @@ def test_allocation_properties(amount: int, claims: list[ClaimBalance]) -> None:
             for comp in Component:
                 pos = (c.due_on, c.claim_id, rank[comp])
                 owed = getattr(c, limit[comp])
-                paid = sum(
-                    a.amount_oere for a in r.allocations if (a.claim_id, a.component) == (c.claim_id, comp)
-                )
+                paid = sum(a.amount_oere for a in r.allocations if (a.claim_id, a.component) == (c.claim_id, comp))
                 if pos < last:
                     assert paid == owed
                 elif pos > last:

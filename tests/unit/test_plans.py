@@ -215,9 +215,7 @@ def test_valid_plan_is_active() -> None:
 
 def test_monthly_below_minimum() -> None:
     ev = evaluate([claim()], monthly=34_999)
-    assert ev.violations == (
-        Violation(PlanViolation.MONTHLY_AMOUNT_BELOW_MINIMUM, ("input", "monthlyAmount")),
-    )
+    assert ev.violations == (Violation(PlanViolation.MONTHLY_AMOUNT_BELOW_MINIMUM, ("input", "monthlyAmount")),)
     assert ev.status is None
     assert not ev.allowed
     assert ev.schedule == ()  # no schedule for an amount that is not allowed
@@ -317,9 +315,7 @@ def test_claim_at_collection() -> None:
 
 def test_collection_unknown_means_no_plan() -> None:
     ev = evaluate([claim("a", collection="UNKNOWN")])
-    assert ev.violations == (
-        Violation(PlanViolation.COLLECTION_STATUS_UNAVAILABLE, ("input", "claimIds", "0"), "a"),
-    )
+    assert ev.violations == (Violation(PlanViolation.COLLECTION_STATUS_UNAVAILABLE, ("input", "claimIds", "0"), "a"),)
     assert ev.status is None
 
 

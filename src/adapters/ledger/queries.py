@@ -231,3 +231,7 @@ async def access_log_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence
         select(_access).where(_access.c.citizen_id.in_(citizen_ids)).order_by(_access.c.at.desc(), _access.c.id.desc())
     )
     return list(await conn.execute(stmt))
+
+
+async def access_log_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+    return list(await conn.execute(select(_access).where(_access.c.id.in_(ids))))
