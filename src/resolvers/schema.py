@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -147,6 +147,22 @@ class UpstreamErrors(SchemaExtension):
             result.errors = [*(result.errors or []), error]
 
 
+class RequireOperationName(SchemaExtension):
+    """A document with several operations must name the one to run (GraphQL spec, GetOperation)."""
+
+    def on_validate(self) -> Iterator[None]:
+        # Before the yield: Strawberry reads the validation errors before the hooks' after-parts run.
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        # ``operation_name`` falls back to the first operation's name; what the client sent is kept aside.
+        if document is not None and not getattr(ctx, "_provided_operation_name", None):
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                error = GraphQLError("Must provide operation name if query contains multiple operations.")
+                ctx.pre_execution_errors = [*(ctx.pre_execution_errors or []), error]
+        yield
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
@@ -181,6 +197,7 @@ def build_schema(*, max_depth: int = 12) -> Schema:
             lambda: ParserCache(maxsize=256),
             lambda: AddValidationRules(limits),
             lambda: ValidationCache(maxsize=256),
+            RequireOperationName,
             UpstreamErrors,
         ],
     )

@@ -411,3 +411,15 @@ async def test_contacts_need_no_login(api):
     body = (await api.post(CONTACTS)).json()
     assert "errors" not in body
     assert body["data"]["contacts"]["paymentsOffice"]["phone"] == "8915 1188"
+
+
+async def test_several_operations_without_an_operation_name_are_refused(api):
+    document = "query A { contacts { paymentsOffice { phone } } } query B { me { name } }"
+    body = await api.gql(document, citizen=ANNA)
+    assert body["data"] is None and codes(body) == ["BAD_USER_INPUT"]
+    named = await api.client.post(
+        "/graphql",
+        json={"query": document, "operationName": "B"},
+        headers={"Authorization": f"Bearer {api.token(citizen=ANNA)}"},
+    )
+    assert named.json()["data"] == {"me": {"name": "Anna Jensen"}}
