@@ -8,6 +8,7 @@ PostgreSQL variants skip with a message, unless ``GATEWAY_TEST_POSTGRES_REQUIRED
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -156,14 +157,15 @@ def make_settings(database_url: str, gaeldst_url: str, **overrides: Any) -> Sett
         "gaeldst_breaker_threshold": 50,
         "payments_url": "http://127.0.0.1:9",
         "log_level": "WARNING",
+        "response_cache_ttl_seconds": 0,  # off, except in the tests of the cache itself
     }
     values.update(overrides)
     return Settings(**values)
 
 
-@pytest.fixture
-async def api(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[Api]:
-    settings = make_settings(migrated, gaeldst_sim.url)
+@contextlib.asynccontextmanager
+async def build_api(migrated: str, gaeldst_sim: ThreadedServer, **overrides: Any) -> AsyncIterator[Api]:
+    settings = make_settings(migrated, gaeldst_sim.url, **overrides)
     services = build_services(settings)
     await seed_demo(services.db)
     async with httpx.AsyncClient(base_url=gaeldst_sim.url) as c:
@@ -180,6 +182,12 @@ async def api(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
         yield Api(app, services, settings, client, counter, gaeldst_sim)
     await services.aclose()
+
+
+@pytest.fixture
+async def api(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[Api]:
+    async with build_api(migrated, gaeldst_sim) as built:
+        yield built
 
 
 # --- a gateway served over real HTTP, for the payment provider's webhooks -------------------------------------

@@ -31,13 +31,16 @@ from strawberry.types import ExecutionResult
 
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig
 from adapters.ledger.db import Database
+from adapters.ledger.queries import citizen_version
 from adapters.payments.client import PaymentsClient
 from adapters.payments.webhooks import SIGNATURE_HEADER
-from gateway.auth import AuthError, TokenVerifier
+from gateway.auth import AuthError, CitizenViewer, TokenVerifier
+from gateway.clock import today
 from gateway.errors import ErrorCode
 from gateway.i18n import Language, negotiate, translate
 from gateway.logging import configure_logging
 from gateway.payflow import PayFlow
+from gateway.response_cache import ResponseCache, request_parts
 from gateway.settings import Settings
 from resolvers.context import Context
 from resolvers.loaders import Loaders
@@ -125,16 +128,26 @@ class GatewayGraphQL(GraphQL[Context, None]):
             allow_queries_via_get=False,  # a CPR in a query argument must never end up in a URL
         )
         self.services = services
+        settings = services.settings
+        self.cache = (
+            ResponseCache(settings.response_cache_ttl_seconds, settings.response_cache_max_entries)
+            if settings.response_cache_ttl_seconds > 0
+            else None
+        )
         self.graphiql_page = _graphiql_page(services.settings) if services.settings.graphiql_enabled else None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
+        loaders = Loaders(self.services.db)
+        citizen = getattr(state, "citizen_row", None)
+        if citizen is not None:  # read for the response cache already: no second query for `me`
+            loaders.citizen_by_cpr.prime(citizen.cpr, citizen)
         return Context(
             services=self.services,
             viewer=state.viewer,
             language=state.language,
             request_id=state.request_id,
-            loaders=Loaders(self.services.db),
+            loaders=loaders,
         )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
@@ -175,14 +188,35 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 media_type="application/json",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
+        cache_key = await self._cache_key(request)
+        if cache_key is not None and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+            return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
         try:
-            return await self.run(request)
+            response = await self.run(request)
         except (HTTPException, CrossWebHTTPException) as exc:
             # Strawberry's request-level errors (bad JSON, no query, …) as a JSON error with a code.
             detail = getattr(exc, "detail", None) or getattr(exc, "reason", "") or "bad request"
             status = getattr(exc, "status_code", 400)
             body = _error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail=detail)
             return JSONResponse(body, status_code=status)
+        if cache_key is not None and response.status_code == 200 and b'"errors":' not in response.body:
+            self.cache.put(cache_key, bytes(response.body))  # type: ignore[union-attr]
+            response.headers["X-Cache"] = "miss"
+        return response
+
+    async def _cache_key(self, request: Request) -> tuple[Any, ...] | None:
+        viewer = request.state.viewer
+        if self.cache is None or not isinstance(viewer, CitizenViewer):
+            return None
+        parts = request_parts(await request.body())
+        if parts is None:
+            return None
+        async with self.services.db.read() as conn:
+            citizen = await citizen_version(conn, viewer.cpr.value)
+        if citizen is None:
+            return None
+        request.state.citizen_row = citizen
+        return ResponseCache.key(citizen, today(), request.state.language, parts)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:

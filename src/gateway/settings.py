@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # default: on in development, off in production
     graphiql_demo_token: str | None = None  # set by `gateway dev` only: pre-filled in GraphiQL's headers
     max_query_depth: int = 12
+    response_cache_ttl_seconds: float = 10.0  # citizens' read queries; 0 turns the cache off
+    response_cache_max_entries: int = 10_000
     max_page_size: int = 100
 
     @model_validator(mode="after")

@@ -11,6 +11,7 @@ from sqlalchemy import Row, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger.versions import bump
 from gateway import ids
 from gateway.auth import CaseworkerViewer
 from gateway.clock import utcnow
@@ -218,9 +219,11 @@ async def write_access_log(
     ]
     if conn is not None:
         await conn.execute(insert(m.AccessLogEntry), rows)
+        await bump(conn, citizens=citizen_ids)  # the citizen's accessLog changed
         return
     async with ctx.db.transaction() as own:
         await own.execute(insert(m.AccessLogEntry), rows)
+        await bump(own, citizens=citizen_ids)
 
 
 async def resolve_me(info: Info) -> Citizen | None:

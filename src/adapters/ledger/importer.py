@@ -637,25 +637,28 @@ async def _check_against_database(conn: AsyncConnection, doc: _Document) -> list
     gateway_refs: set[tuple[str, str]] = set()
     references = list(owners)
     for chunk in _chunks(references, _IN_CHUNK):
-        rows = await conn.execute(
-            select(_claims.c.reference, _citizens.c.cpr)
+        stored: dict[int, str] = {}
+        owned = await conn.execute(
+            select(_claims.c.id, _claims.c.reference, _citizens.c.cpr)
             .join(_citizens, _citizens.c.id == _claims.c.citizen_id)
             .where(_claims.c.reference.in_(chunk))
         )
-        for reference, cpr in rows:
+        for claim_id, reference, cpr in owned:
+            stored[claim_id] = reference
             owner = owners[reference]
             if owner and owner != cpr:
                 foreign.add(reference)
-        rows = await conn.execute(
-            select(_claims.c.reference, _entries.c.external_ref)
-            .join(_claims, _claims.c.id == _entries.c.claim_id)
-            .where(
-                _claims.c.reference.in_(chunk),
+        if not stored:
+            continue
+        # By claim id, so PostgreSQL uses the (claim_id, ...) index instead of scanning all entries.
+        used = await conn.execute(
+            select(_entries.c.claim_id, _entries.c.external_ref).where(
+                _entries.c.claim_id.in_(list(stored)),
                 _entries.c.payment_id.is_not(None),
                 _entries.c.external_ref.is_not(None),
             )
         )
-        gateway_refs.update((reference, external_ref) for reference, external_ref in rows)
+        gateway_refs.update((stored[claim_id], external_ref) for claim_id, external_ref in used)
     for reference in references:  # in document order
         claim = by_reference[reference]
         if reference in foreign:

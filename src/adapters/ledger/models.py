@@ -56,6 +56,9 @@ class Citizen(Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = utc_column()
     updated_at: Mapped[datetime] = utc_column()
+    # Raised in the same transaction as every write that changes what this citizen can read (see
+    # adapters.ledger.versions); with id and created_at it keys the response cache exactly.
+    data_version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
 
 
 class Department(Base):

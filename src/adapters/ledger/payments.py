@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger.versions import bump
 
 _claims = m.table(m.Claim)
 _entries = m.table(m.LedgerEntry)
@@ -88,6 +89,7 @@ async def insert_payment(
         )
     ).scalar_one()
     await conn.execute(insert(_payment_claims), [{"payment_id": payment_id, "claim_id": c} for c in claim_ids])
+    await bump(conn, citizens=[citizen_id])
     return int(payment_id)
 
 
@@ -106,10 +108,12 @@ async def set_payment_provider(conn: AsyncConnection, payment_id: int, *, provid
         .where(_payments.c.id == payment_id, _payments.c.provider_ref.is_(None))
         .values(provider_ref=provider_ref, redirect_url=redirect_url)
     )
+    await bump(conn, payments=[payment_id])
 
 
 async def update_payment(conn: AsyncConnection, payment_id: int, **values: Any) -> None:
     await conn.execute(update(_payments).where(_payments.c.id == payment_id).values(**values))
+    await bump(conn, payments=[payment_id])
 
 
 async def post_allocations(
@@ -141,6 +145,7 @@ async def post_allocations(
             for claim_id, component, amount in allocations
         ],
     )
+    await bump(conn, payments=[payment_id])
 
 
 async def open_payments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
@@ -207,6 +212,7 @@ async def insert_enrolment(
             insert(_enrolment_claims),
             [{"enrolment_id": enrolment_id, "claim_id": c, "live_claim_id": c} for c in claim_ids],
         )
+    await bump(conn, citizens=[citizen_id])
     return int(enrolment_id)
 
 
@@ -222,6 +228,7 @@ async def set_enrolment_provider(
         .where(_enrolments.c.id == enrolment_id, _enrolments.c.provider_ref.is_(None))
         .values(provider_ref=provider_ref, confirmation_url=confirmation_url)
     )
+    await bump(conn, enrolments=[enrolment_id])
 
 
 async def update_enrolment(conn: AsyncConnection, enrolment_id: int, *, live: bool, **values: Any) -> None:
@@ -231,6 +238,7 @@ async def update_enrolment(conn: AsyncConnection, enrolment_id: int, *, live: bo
             update(_enrolment_claims).where(_enrolment_claims.c.enrolment_id == enrolment_id).values(live_claim_id=None)
         )
     await conn.execute(update(_enrolments).where(_enrolments.c.id == enrolment_id).values(**values))
+    await bump(conn, enrolments=[enrolment_id])
 
 
 async def pending_enrolments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:

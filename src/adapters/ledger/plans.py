@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Row, cast, delete, func, insert, select, upda
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger.versions import bump
 from gateway.plans import ScheduledInstallment
 
 _claims = m.table(m.Claim)
@@ -92,6 +93,7 @@ async def insert_plan(
         ],
     )
     await replace_schedule(conn, plan_id, schedule)
+    await bump(conn, citizens=[citizen_id])
     return int(plan_id)
 
 
@@ -104,6 +106,7 @@ async def replace_schedule(conn: AsyncConnection, plan_id: int, schedule: Sequen
             for s in schedule
         ],
     )
+    await bump(conn, plans=[plan_id])
 
 
 async def plan_for_update(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
@@ -125,6 +128,7 @@ async def approve(conn: AsyncConnection, plan_id: int, *, by: str, note: str, no
         .where(_plans.c.id == plan_id)
         .values(status="ACTIVE", approved_by=by, approved_at=now, approval_note=note)
     )
+    await bump(conn, plans=[plan_id])
 
 
 async def cancel(conn: AsyncConnection, plan_id: int, *, by: str, now: datetime) -> None:
@@ -133,6 +137,7 @@ async def cancel(conn: AsyncConnection, plan_id: int, *, by: str, now: datetime)
     )
     # The claims are free for a new plan again.
     await conn.execute(update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None))
+    await bump(conn, plans=[plan_id])
 
 
 async def pending_plans(conn: AsyncConnection) -> list[Row[Any]]:

@@ -49,6 +49,13 @@ async def citizens_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row
     return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.id.in_(ids))))
 
 
+async def citizen_version(conn: AsyncConnection, cpr: str) -> Any:
+    """The citizen row with its data version (the response cache's key), by CPR."""
+    t = m.table(m.Citizen)
+    stmt = select(t.c.id, t.c.cpr, t.c.name, t.c.created_at, t.c.data_version).where(t.c.cpr == cpr)
+    return (await conn.execute(stmt)).first()
+
+
 async def citizens_by_cprs(conn: AsyncConnection, cprs: Sequence[str]) -> list[Row[Any]]:
     t = m.table(m.Citizen)
     return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.cpr.in_(cprs))))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from adapters.ledger.db import Database
+from adapters.ledger.versions import bump_all
 from gateway.clock import today as danish_today
 from gateway.clock import utcnow
 
@@ -256,6 +257,7 @@ async def upsert_departments(conn: AsyncConnection, departments: list[dict[str, 
         else:
             result = await conn.execute(insert(m.Department).values(**d).returning(m.Department.id))
             existing[d["code"]] = result.scalar_one()
+    await bump_all(conn)  # every citizen's claims show their sender's details
     return existing
 
 
