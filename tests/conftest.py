@@ -176,7 +176,8 @@ async def build_api(migrated: str, gaeldst_sim: ThreadedServer, **overrides: Any
     def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         counter.statements.append(statement)
 
-    event.listen(services.db.engine.sync_engine, "before_cursor_execute", _count)
+    for engine in services.db.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", _count)
     app = create_app(settings, services=services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.gaeldst.client import GaeldstUnavailable
 from adapters.ledger import plans as store
+from adapters.ledger.payments import claims_with_outstanding
 from gateway import ids
 from gateway.auth import CaseworkerViewer, CitizenViewer
 from gateway.claims import ClaimKind
@@ -144,6 +145,13 @@ def _parse_terms(monthly_amount: str) -> tuple[int | None, list[tuple[UserErrorC
         return None, [(UserErrorCode.INVALID_AMOUNT, ["input", "monthlyAmount"])]
 
 
+async def _own_references(conn: AsyncConnection, sel: _Selection, citizen_id: int | None) -> list[str]:
+    """The references of the selected claims that are the citizen's (only those are asked about)."""
+    known = [pk for pk in sel.pks if pk is not None]
+    rows = await claims_with_outstanding(conn, known) if known else []
+    return [r.reference for r in rows if r.citizen_id == citizen_id]
+
+
 async def _collection_states(ctx: Context, references: Sequence[str]) -> dict[str, str] | None:
     """Gældsstyrelsen's status per reference as our CollectionStatus names, or None when it cannot be asked."""
     if not references:
@@ -170,7 +178,7 @@ async def _evaluate(
     collection: dict[str, str] | None,
 ) -> tuple[PlanEvaluation, list[tuple[UserErrorCode, list[str] | None]], dict[int, Any]]:
     known = [pk for pk in sel.pks if pk is not None]
-    rows = {r.id: r for r in await store.claims_for_plan(conn, known, lock=lock)} if known else {}
+    rows = {r.id: r for r in await claims_with_outstanding(conn, known, lock=lock)} if known else {}
     errors = list(sel.errors)
     plan_claims: list[PlanClaim] = []
     for i, pk in enumerate(sel.pks):
@@ -243,9 +251,7 @@ async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> I
     sel = _decode_claims(input.claim_ids)
     monthly, term_errors = _parse_terms(input.monthly_amount)
     async with ctx.db.read() as conn:
-        known = [pk for pk in sel.pks if pk is not None]
-        refs = [r.reference for r in await store.claims_for_plan(conn, known, lock=False) if r.citizen_id == citizen_id]
-        collection = await _collection_states(ctx, refs)
+        collection = await _collection_states(ctx, await _own_references(conn, sel, citizen_id))
         evaluation, errors, _ = await _evaluate(
             ctx,
             conn,
@@ -299,8 +305,7 @@ async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput)
     }
     # Gældsstyrelsen is asked before the transaction, so no lock is held during the HTTP call.
     async with ctx.db.read() as conn:
-        known = [pk for pk in sel.pks if pk is not None]
-        refs = [r.reference for r in await store.claims_for_plan(conn, known, lock=False) if r.citizen_id == citizen_id]
+        refs = await _own_references(conn, sel, citizen_id)
     collection = await _collection_states(ctx, refs)
 
     async def work(conn: AsyncConnection) -> Outcome:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from adapters.ledger.db import Database
@@ -97,6 +98,11 @@ def department(code: str, name: str = "Affald og Genbrug") -> dict[str, Any]:
 async def table_counts(db: Database) -> dict[str, int]:
     async with db.read() as conn:
         return {t: (await conn.execute(text(f"SELECT COUNT(*) FROM {t}"))).scalar_one() for t in TABLES}
+
+
+async def data_versions(conn: AsyncConnection, cprs: list[str]) -> dict[str, int]:
+    rows = await conn.execute(select(m.Citizen.cpr, m.Citizen.data_version).where(m.Citizen.cpr.in_(cprs)))
+    return {str(cpr): int(version) for cpr, version in rows}
 
 
 def pairs(report: ImportReport) -> list[tuple[str, str]]:
@@ -210,11 +216,12 @@ async def test_valid_import_creates_rows(db: Database) -> None:
 
 
 async def test_reimport_is_idempotent(db: Database) -> None:
-    doc, _, refs, _ = two_citizen_document()
+    doc, cprs, refs, _ = two_citizen_document()
     assert (await import_document(db, doc)).problems == []
     before = await table_counts(db)
     async with db.read() as conn:
         stamps = (await conn.execute(select(m.Claim.updated_at).where(m.Claim.reference.in_(refs)))).scalars().all()
+        versions = await data_versions(conn, cprs)
 
     again = await import_document(db, copy.deepcopy(doc))
 
@@ -228,6 +235,7 @@ async def test_reimport_is_idempotent(db: Database) -> None:
         assert (
             await conn.execute(select(m.Claim.updated_at).where(m.Claim.reference.in_(refs)))
         ).scalars().all() == stamps
+        assert await data_versions(conn, cprs) == versions  # nothing changed: cached responses stay valid
 
 
 async def test_changes_update_in_place_and_gateway_entries_are_kept(db: Database) -> None:
@@ -236,6 +244,7 @@ async def test_changes_update_in_place_and_gateway_entries_are_kept(db: Database
     async with db.read() as conn:
         citizen_id = (await conn.execute(select(m.Citizen.id).where(m.Citizen.cpr == cprs[0]))).scalar_one()
         claim_id = (await conn.execute(select(m.Claim.id).where(m.Claim.reference == refs[0]))).scalar_one()
+        versions_before = await data_versions(conn, cprs)
         ids_before = dict(
             (
                 await conn.execute(
@@ -310,6 +319,9 @@ async def test_changes_update_in_place_and_gateway_entries_are_kept(db: Database
                 ).where(m.LedgerEntry.claim_id == claim_id)
             )
         ).all()
+        versions_after = await data_versions(conn, cprs)
+    assert versions_after[cprs[0]] > versions_before[cprs[0]]  # the citizen's cached responses are invalidated
+    assert versions_after[cprs[1]] == versions_before[cprs[1]]  # nothing of theirs changed
     by_ref = {r.external_ref: r for r in rows}
     assert by_ref["A-1"].amount_oere == 175_025
     assert by_ref["A-1"].id == ids_before["A-1"]  # updated in place, not re-created

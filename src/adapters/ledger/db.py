@@ -17,25 +17,27 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-_READ_OPTION = "gateway_read"
-
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False) -> AsyncEngine:
+    options: dict[str, Any] = {"echo": echo}
+    if autocommit:
+        # Reads: no BEGIN/ROLLBACK round trips, and nothing to reset when a connection goes back to the pool.
+        options |= {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
     if is_sqlite(url):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, poolclass=None if path else NullPool)
-        _install_sqlite_hooks(engine)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=None if path else NullPool, **options)
+        _install_sqlite_hooks(engine, reads_only=autocommit)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **options)
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+def _install_sqlite_hooks(engine: AsyncEngine, *, reads_only: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
@@ -47,10 +49,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    if reads_only:
+        return  # autocommit: no transaction at all
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(_READ_OPTION):
-            return  # autocommit read: no transaction at all
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -60,13 +63,17 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
+        self.read_engine = make_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
         self.sqlite = is_sqlite(url)
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, AsyncEngine]:
+        return self.engine, self.read_engine
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads, in autocommit mode."""
-        async with self.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT", **{_READ_OPTION: True})
+        """A connection for reads, in autocommit mode (its own pool)."""
+        async with self.read_engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
@@ -77,3 +84,4 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self.read_engine.dispose()

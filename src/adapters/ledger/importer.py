@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger import versions
 from adapters.ledger.db import Database
 from gateway.allocation import Component
 from gateway.claims import ClaimKind, EntryKind
@@ -43,6 +45,7 @@ FORMAT_VERSION = 1
 _IN_CHUNK = 1000  # keys per IN (...) list
 _ROW_BATCH = 5000  # rows per executemany
 _CLAIM_CHUNK = 1000  # claims whose entries are reconciled together
+_ANALYZE_AFTER_ROWS = 10_000  # PostgreSQL: refresh planner statistics after creating this many rows
 
 _departments = m.table(m.Department)
 _citizens = m.table(m.Citizen)
@@ -707,7 +710,9 @@ async def _upsert_departments(conn: AsyncConnection, doc: _Document, counts: Row
     return {code: id_ for code, id_ in rows}  # noqa: C416 - typed dict of rows
 
 
-async def _upsert_citizens(conn: AsyncConnection, doc: _Document, counts: RowCounts, now: datetime) -> dict[str, int]:
+async def _upsert_citizens(
+    conn: AsyncConnection, doc: _Document, counts: RowCounts, now: datetime, changed: set[int]
+) -> dict[str, int]:
     ids: dict[str, int] = {}
     names: dict[str, str] = {}
     cprs = [c.cpr for c in doc.citizens]
@@ -724,6 +729,7 @@ async def _upsert_citizens(conn: AsyncConnection, doc: _Document, counts: RowCou
             inserts.append({"cpr": c.cpr, "name": c.name, "created_at": now, "updated_at": now})
         elif names[c.cpr] != c.name:
             updates.append({"b_id": ids[c.cpr], "name": c.name, "updated_at": now})
+            changed.add(ids[c.cpr])
         else:
             counts.unchanged += 1
     for batch in _chunks(inserts, _ROW_BATCH):
@@ -743,6 +749,7 @@ async def _upsert_claims(
     department_ids: dict[str, int],
     counts: RowCounts,
     now: datetime,
+    changed: set[int],
 ) -> tuple[dict[str, int], set[int]]:
     """Returns claim ids by reference and the ids of claims that existed before (they may have entries)."""
     columns = ("department_id", "title", "kind", "issued_on", "due_on", "original_amount_oere")
@@ -773,11 +780,14 @@ async def _upsert_claims(
             )
         elif any(getattr(row, c) != values[c] for c in columns):
             updates.append({"b_id": row.id, "updated_at": now, **values})
+            changed.add(row.id)
         else:
             counts.unchanged += 1
     for batch in _chunks(inserts, _ROW_BATCH):
         result = await conn.execute(insert(_claims).returning(_claims.c.id, _claims.c.reference), list(batch))
-        ids.update({reference: id_ for id_, reference in result})
+        created = {reference: id_ for id_, reference in result}
+        ids.update(created)
+        changed.update(created.values())
     for batch in _chunks(updates, _ROW_BATCH):
         await conn.execute(update(_claims).where(_claims.c.id == bindparam("b_id")), list(batch))
     counts.created += len(inserts)
@@ -792,6 +802,7 @@ async def _sync_entries(
     existing_claims: set[int],
     counts: RowCounts,
     now: datetime,
+    changed: set[int],
 ) -> None:
     """Make each imported claim's source entries mirror the file. Entries the gateway created itself
     (``payment_id`` set or ``external_ref`` NULL) are never touched."""
@@ -818,6 +829,7 @@ async def _sync_entries(
                 values = entry.values()
                 row: Any = stored.get(key)
                 if row is None:
+                    changed.add(claim_id)
                     inserts.append(
                         {
                             "claim_id": claim_id,
@@ -829,9 +841,11 @@ async def _sync_entries(
                     )
                 elif any(getattr(row, c) != values[c] for c in columns):
                     updates.append({"b_id": row.id, **values})
+                    changed.add(claim_id)
                 else:
                     counts.unchanged += 1
         stale = [row.id for key, row in stored.items() if key not in seen]
+        changed.update(claim_id for claim_id, external_ref in stored if (claim_id, external_ref) not in seen)
         for id_chunk in _chunks(stale, _IN_CHUNK):
             await conn.execute(delete(_entries).where(_entries.c.id.in_(id_chunk)))
         for batch in _chunks(updates, _ROW_BATCH):
@@ -856,11 +870,26 @@ async def import_document(db: Database, document: object) -> ImportReport:
                 raise _Refused
             now = utcnow()
             department_ids = await _upsert_departments(conn, doc, counts.departments)
-            citizen_ids = await _upsert_citizens(conn, doc, counts.citizens, now)
+            changed_citizens: set[int] = set()
+            changed_claims: set[int] = set()
+            citizen_ids = await _upsert_citizens(conn, doc, counts.citizens, now, changed_citizens)
             claim_ids, existing_claims = await _upsert_claims(
-                conn, doc, citizen_ids, department_ids, counts.claims, now
+                conn, doc, citizen_ids, department_ids, counts.claims, now, changed_claims
             )
-            await _sync_entries(conn, doc, claim_ids, existing_claims, counts.entries, now)
+            await _sync_entries(conn, doc, claim_ids, existing_claims, counts.entries, now, changed_claims)
+            # Invalidate the citizens' cached responses (adapters.ledger.versions), in this transaction.
+            if counts.departments.updated:
+                await versions.bump_all(conn)  # contact details every citizen can see
+            else:
+                for citizen_chunk in _chunks(sorted(changed_citizens), _IN_CHUNK):
+                    await versions.bump(conn, citizens=citizen_chunk)
+                for claim_chunk in _chunks(sorted(changed_claims), _IN_CHUNK):
+                    await versions.bump(conn, claims=claim_chunk)
+            created = counts.citizens.created + counts.claims.created + counts.entries.created
+            if not db.sqlite and created >= _ANALYZE_AFTER_ROWS:
+                # After a bulk load PostgreSQL's planner statistics are stale until autovacuum analyzes the
+                # tables; meanwhile it seq-scans claims for `reference IN (...)` (minutes for the next import).
+                await conn.execute(sql_text("ANALYZE citizens, claims, ledger_entries"))
     except _Refused:
         return report
     except IntegrityError:

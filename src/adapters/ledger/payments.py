@@ -23,11 +23,15 @@ _enrolment_claims = m.table(m.EnrolmentClaim)
 _accounts = m.table(m.MobilePayAccount)
 _plans = m.table(m.InstallmentPlan)
 _events = m.table(m.WebhookEvent)
+_plan_claims = m.table(m.PlanClaim)
 
 
 async def claims_with_outstanding(
     conn: AsyncConnection, claim_ids: Sequence[int], *, lock: bool = False
 ) -> list[Row[Any]]:
+    """The claims with owner, outstanding sum and live plan (if any), for the write paths. ``lock`` takes row
+    locks on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE instead), so racing requests for the
+    same claims (plans, payments, enrolments) queue on them."""
     ids = list(claim_ids)
     if lock:
         await conn.execute(select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update())
@@ -42,10 +46,16 @@ async def claims_with_outstanding(
             _claims.c.id,
             _claims.c.citizen_id,
             _claims.c.reference,
+            _claims.c.kind,
             _claims.c.due_on,
             func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
+            _plan_claims.c.plan_id.label("live_plan_id"),
         )
-        .select_from(_claims.outerjoin(sums, sums.c.claim_id == _claims.c.id))
+        .select_from(
+            _claims.outerjoin(sums, sums.c.claim_id == _claims.c.id).outerjoin(
+                _plan_claims, _plan_claims.c.live_claim_id == _claims.c.id
+            )
+        )
         .where(_claims.c.id.in_(ids))
     )
     return list(await conn.execute(stmt))

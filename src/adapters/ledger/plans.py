@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, cast, delete, func, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
@@ -18,37 +18,6 @@ _entries = m.table(m.LedgerEntry)
 _plans = m.table(m.InstallmentPlan)
 _plan_claims = m.table(m.PlanClaim)
 _installments = m.table(m.Installment)
-
-
-async def claims_for_plan(conn: AsyncConnection, claim_ids: Sequence[int], *, lock: bool) -> list[Row[Any]]:
-    """The claims with their outstanding sums and live plan (if any). ``lock`` takes row locks on PostgreSQL
-    (SQLite serialises writers with BEGIN IMMEDIATE instead), so racing plan requests queue on the claims."""
-    ids = list(claim_ids)
-    if lock:
-        await conn.execute(select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update())
-    sums = (
-        select(_entries.c.claim_id, cast(func.sum(_entries.c.amount_oere), BigInteger).label("outstanding_oere"))
-        .where(_entries.c.claim_id.in_(ids))
-        .group_by(_entries.c.claim_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            _claims.c.id,
-            _claims.c.citizen_id,
-            _claims.c.reference,
-            _claims.c.kind,
-            func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
-            _plan_claims.c.plan_id.label("live_plan_id"),
-        )
-        .select_from(
-            _claims.outerjoin(sums, sums.c.claim_id == _claims.c.id).outerjoin(
-                _plan_claims, _plan_claims.c.live_claim_id == _claims.c.id
-            )
-        )
-        .where(_claims.c.id.in_(ids))
-    )
-    return list(await conn.execute(stmt))
 
 
 async def insert_plan(
