@@ -130,7 +130,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.services = services
         settings = services.settings
         self.cache = (
-            ResponseCache(settings.response_cache_ttl_seconds, settings.response_cache_max_entries)
+            ResponseCache(settings.response_cache_ttl_seconds, settings.response_cache_max_bytes)
             if settings.response_cache_ttl_seconds > 0
             else None
         )

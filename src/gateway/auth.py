@@ -112,8 +112,9 @@ class TokenVerifier:
 
     def viewer_from_claims(self, claims: dict[str, Any]) -> Viewer:
         s = self.settings
-        roles = claims.get("roles") or ([claims["role"]] if "role" in claims else [])
-        if s.auth_caseworker_role in roles:
+        raw_roles = claims.get("roles", claims.get("role", []))
+        roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles if isinstance(raw_roles, list) else []
+        if any(role == s.auth_caseworker_role for role in roles):  # exact match, never a substring
             return CaseworkerViewer(caseworker_id=str(claims["sub"]), name=claims.get("name"))
         cpr = claims.get(s.auth_cpr_claim)
         if not isinstance(cpr, str):

@@ -113,26 +113,24 @@ class PayFlow:
             row = await store.payment_for_update(conn, payment_id)
             if row is None:
                 return "UNKNOWN"
-            new_status = PAYMENT_STATUS[provider.state]
-            if row.status in FINAL_PAYMENT or provider.version <= row.provider_sequence or new_status == row.status:
-                return str(row.status)
-            now = utcnow()
-            if new_status == "CAPTURED":
-                await self._post_capture(conn, row, provider.captured_oere, now)
-                await store.update_payment(
-                    conn,
-                    payment_id,
-                    status="CAPTURED",
-                    captured_at=now,
-                    updated_at=now,
-                    provider_sequence=provider.version,
-                )
-            else:
-                await store.update_payment(
-                    conn, payment_id, status=new_status, updated_at=now, provider_sequence=provider.version
-                )
-            log.info("payment.state", payment=payment_id, status=new_status)
-            return new_status
+            return await self._apply_locked(conn, row, provider)
+
+    async def _apply_locked(self, conn: Any, row: Any, provider: ProviderPayment) -> str:
+        """Apply the provider's state to a payment row locked by the caller's transaction."""
+        if row.provider_ref is not None and row.provider_ref != provider.id:
+            log.warning("payment.provider_mismatch", payment=row.id)
+            return str(row.status)
+        new_status = PAYMENT_STATUS[provider.state]
+        if row.status in FINAL_PAYMENT or provider.version <= row.provider_sequence or new_status == row.status:
+            return str(row.status)
+        now = utcnow()
+        values: dict[str, Any] = {"status": new_status, "updated_at": now, "provider_sequence": provider.version}
+        if new_status == "CAPTURED":
+            await self._post_capture(conn, row, provider.captured_oere, now)
+            values["captured_at"] = now
+        await store.update_payment(conn, row.id, **values)
+        log.info("payment.state", payment=row.id, status=new_status)
+        return new_status
 
     async def _post_capture(self, conn: Any, row: Any, captured_oere: int, now: Any) -> None:
         claim_ids = await store.payment_claim_ids(conn, row.id)
@@ -165,23 +163,30 @@ class PayFlow:
         )
 
     async def _capture(self, payment_id: int, provider: ProviderPayment) -> str:
-        """Capture what the ticked claims still owe (at most what was authorised), or cancel if nothing."""
-        async with self.db.read() as conn:
-            claim_ids = await store.payment_claim_ids(conn, payment_id)
-            claims = await store.claims_with_outstanding(conn, claim_ids)
-        owed = sum(max(c.outstanding_oere, 0) for c in claims)
-        amount = min(owed, provider.amount_oere)
-        try:
-            if amount <= 0:
-                updated = await self.provider.cancel_payment(provider.id, idempotency_key=f"cancel-{payment_id}")
-            else:
-                updated = await self.provider.capture_payment(
-                    provider.id, amount_oere=amount, idempotency_key=f"capture-{payment_id}"
-                )
-        except (PaymentsUnavailable, PaymentsRejected) as exc:
-            log.warning("payment.capture_failed", payment=payment_id, error=type(exc).__name__)
-            return "AUTHORIZED"  # the poll tries again
-        return await self._apply_payment(payment_id, updated)
+        """Capture what the ticked claims still owe (at most what was authorised), or cancel if nothing.
+
+        The payment and its claims stay locked from reading what is owed until the capture is posted, so two
+        payments for the same claims can never both take the full amount (the provider call is short; if the
+        commit fails after it, the poll finds the capture at the provider and posts it)."""
+        async with self.db.transaction() as conn:
+            row = await store.payment_for_update(conn, payment_id)
+            if row is None or row.status != "AUTHORIZED":
+                return str(row.status) if row is not None else "UNKNOWN"
+            claims = await store.claims_with_outstanding(
+                conn, await store.payment_claim_ids(conn, payment_id), lock=True
+            )
+            amount = min(sum(max(c.outstanding_oere, 0) for c in claims), provider.amount_oere)
+            try:
+                if amount <= 0:
+                    updated = await self.provider.cancel_payment(provider.id, idempotency_key=f"cancel-{payment_id}")
+                else:
+                    updated = await self.provider.capture_payment(
+                        provider.id, amount_oere=amount, idempotency_key=f"capture-{payment_id}"
+                    )
+            except (PaymentsUnavailable, PaymentsRejected) as exc:
+                log.warning("payment.capture_failed", payment=payment_id, error=type(exc).__name__)
+                return "AUTHORIZED"  # the poll tries again
+            return await self._apply_locked(conn, row, updated)
 
     # --- automatic payment --------------------------------------------------------------------------------
 
@@ -242,7 +247,11 @@ class PayFlow:
             return 401, {"error": "invalid signature"}
         try:
             event = parse_event(body)
-        except InvalidWebhookEvent:
+            if event.object_kind == "payment":
+                payment_from_json(event.data)
+            else:
+                agreement_from_json(event.data)
+        except (InvalidWebhookEvent, PaymentsUnavailable, ValueError):  # MalformedResponse is a PaymentsUnavailable
             return 400, {"error": "malformed event"}
         async with self.db.read() as conn:
             seen = await store.event_seen(conn, event.id)
@@ -288,13 +297,18 @@ class PayFlow:
                 else:
                     await self.sync_payment(p.id, await self.provider.get_payment(p.provider_ref))
                 synced += 1
-            except (PaymentsUnavailable, PaymentsRejected) as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad payment must not stop the poll for the others
                 log.warning("poll.payment_failed", payment=p.id, error=type(exc).__name__)
         for e in enrolments:
             try:
-                await self.sync_agreement(e.id, await self.provider.get_agreement(e.provider_ref))
+                if e.provider_ref is None:  # the provider was down when it was requested
+                    await self.ensure_provider_agreement(
+                        e.id, account_ref=e.account_ref, return_url=f"{self.public_url}/graphql"
+                    )
+                else:
+                    await self.sync_agreement(e.id, await self.provider.get_agreement(e.provider_ref))
                 synced += 1
-            except (PaymentsUnavailable, PaymentsRejected) as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad enrolment must not stop the poll for the others
                 log.warning("poll.enrolment_failed", enrolment=e.id, error=type(exc).__name__)
         return synced
 

@@ -50,8 +50,9 @@ def request_parts(body: bytes) -> tuple[str, bytes, str | None] | None:
 
 
 class ResponseCache:
-    def __init__(self, ttl_seconds: float, max_entries: int) -> None:
-        self._entries: TTLCache[tuple[Any, ...], bytes] = TTLCache(maxsize=max_entries, ttl=ttl_seconds)
+    def __init__(self, ttl_seconds: float, max_bytes: int) -> None:
+        # Bounded by the bytes held, not the number of entries: responses differ a lot in size.
+        self._entries: TTLCache[tuple[Any, ...], bytes] = TTLCache(maxsize=max_bytes, ttl=ttl_seconds, getsizeof=len)
         self.hits = 0
         self.misses = 0
 
@@ -68,4 +69,5 @@ class ResponseCache:
         return body
 
     def put(self, key: tuple[Any, ...], body: bytes) -> None:
-        self._entries[key] = body
+        if len(body) <= self._entries.maxsize // 16:  # one response never crowds out the rest
+            self._entries[key] = body

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./var/betalingsoverblik.sqlite3"
 # Development-only signing key (HS256). Production must configure a JWKS URL or its own key.
 DEV_SECRET = "dev-only-insecure-signing-key-change-me-0123456789"
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"  # the simulator's default; refused in production
 
 
 class Environment(StrEnum):
@@ -59,7 +60,7 @@ class Settings(BaseSettings):
     # Payment provider (card, MobilePay, Betalingsservice)
     payments_url: str = "http://127.0.0.1:8002"
     payments_api_key: SecretStr | None = None
-    payments_webhook_secret: SecretStr = SecretStr("dev-webhook-secret")
+    payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     payments_timeout_seconds: float = 5.0
     payments_poll_interval_seconds: float = 30.0  # 0 turns the poll off
     payments_poll_min_age_seconds: float = 10.0  # leave young payments to their webhooks
@@ -69,7 +70,7 @@ class Settings(BaseSettings):
     graphiql_demo_token: str | None = None  # set by `gateway dev` only: pre-filled in GraphiQL's headers
     max_query_depth: int = 12
     response_cache_ttl_seconds: float = 10.0  # citizens' read queries; 0 turns the cache off
-    response_cache_max_entries: int = 10_000
+    response_cache_max_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 100
 
     @model_validator(mode="after")
@@ -79,6 +80,8 @@ class Settings(BaseSettings):
                 raise ValueError("production needs GATEWAY_AUTH_JWKS_URL or a key")
             if self.auth_secret and self.auth_secret.get_secret_value() == DEV_SECRET:
                 raise ValueError("the development signing key must not be used in production")
+            if self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+                raise ValueError("production needs its own GATEWAY_PAYMENTS_WEBHOOK_SECRET")
         return self
 
     @property

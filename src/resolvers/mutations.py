@@ -55,6 +55,28 @@ def key_error(key: str) -> Outcome | None:
     return None
 
 
+async def recorded(ctx: Context, operation: str, key: str, payload: dict[str, Any]) -> Outcome | None:
+    """The outcome a key already stands for (a replay, or IDEMPOTENCY_KEY_REUSED), or None if it is unused.
+    For mutations with a side effect outside the database, which must not happen twice or for a reused key."""
+    if (bad := key_error(key)) is not None:
+        return bad
+    table = m.table(m.IdempotencyRecord)
+    actor = ctx.require_viewer().actor_key
+    async with ctx.db.read() as conn:
+        record = (
+            await conn.execute(
+                select(table.c.operation, table.c.request_hash, table.c.response).where(
+                    table.c.actor == actor, table.c.key == key
+                )
+            )
+        ).first()
+    if record is None:
+        return None
+    if record.operation != operation or record.request_hash != fingerprint(operation, payload):
+        return Outcome(errors=[(UserErrorCode.IDEMPOTENCY_KEY_REUSED, ["input", "idempotencyKey"])])
+    return Outcome(result=dict(record.response))
+
+
 async def run_idempotent(
     ctx: Context,
     operation: str,

@@ -10,7 +10,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import payments as store
-from adapters.payments.client import PaymentsRejected, PaymentsUnavailable
+from adapters.payments.client import PaymentsRejected, PaymentsUnavailable, looks_like_cpr
 from gateway import ids
 from gateway.auth import CitizenViewer
 from gateway.clock import utcnow
@@ -18,7 +18,7 @@ from gateway.errors import ErrorCode, GatewayError, forbidden
 from gateway.money import InvalidAmount, parse_oere
 from resolvers.context import Context, Info
 from resolvers.errors import UserError, UserErrorCode, user_error
-from resolvers.mutations import Outcome, run_idempotent
+from resolvers.mutations import Outcome, recorded, run_idempotent
 from resolvers.types import Payment, PaymentKind, PaymentMethod, PaymentMethodKind
 
 MAX_CLAIMS = 100
@@ -77,7 +77,8 @@ def _citizen(ctx: Context) -> CitizenViewer:
 
 def _valid_url(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500
+    # A CPR-shaped number in a URL is refused here: it would reach the provider and its logs.
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500 and not looks_like_cpr(url)
 
 
 def _decode_many(global_ids: list[strawberry.ID], type_name: str, field: str) -> tuple[list[int], ErrorList]:
@@ -295,6 +296,13 @@ async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -
         return PaymentMethodPayload(
             payment_method=None, user_errors=[user_error(c, ctx.language, f) for c, f in not_found]
         )
+    payload = {"paymentMethodId": input.payment_method_id}
+    earlier = await recorded(ctx, "stopAutomaticPayment", input.idempotency_key, payload)
+    if earlier is not None:  # a replay, or a reused key: the provider is not asked again
+        method = await _method(ctx, row.id) if earlier.ok else None
+        return PaymentMethodPayload(
+            payment_method=method, user_errors=[user_error(c, ctx.language, f) for c, f in earlier.errors]
+        )
     if row.status in ("PENDING", "ACTIVE") and row.provider_ref is not None:
         # The provider first: our record must never say "stopped" while money is still being drawn.
         try:
@@ -308,9 +316,7 @@ async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -
             await store.update_enrolment(conn, row.id, live=False, status="STOPPED", ended_at=utcnow())
         return Outcome(result={"paymentMethod": row.id})
 
-    outcome = await run_idempotent(
-        ctx, "stopAutomaticPayment", input.idempotency_key, {"paymentMethodId": input.payment_method_id}, work
-    )
+    outcome = await run_idempotent(ctx, "stopAutomaticPayment", input.idempotency_key, payload, work)
     method = await _method(ctx, row.id) if outcome.ok else None
     return PaymentMethodPayload(
         payment_method=method, user_errors=[user_error(c, ctx.language, f) for c, f in outcome.errors]

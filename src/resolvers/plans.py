@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.gaeldst.client import GaeldstUnavailable
 from adapters.ledger import plans as store
-from adapters.ledger.payments import claims_with_outstanding
+from adapters.ledger.payments import claims_with_outstanding, update_enrolment
+from adapters.ledger.queries import live_enrolments_by_plan_ids
+from adapters.payments.client import PaymentsRejected, PaymentsUnavailable
 from gateway import ids
 from gateway.auth import CaseworkerViewer, CitizenViewer
 from gateway.claims import ClaimKind
@@ -374,6 +376,12 @@ async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInpu
     plan_pk = _plan_pk(input.plan_id)
     note = input.note.strip()
     payload = {"planId": input.plan_id, "note": note}
+    # Gældsstyrelsen is asked before the transaction, so no lock is held during the HTTP call.
+    collection: dict[str, str] | None = {}
+    if plan_pk is not None:
+        async with ctx.db.read() as conn:
+            references = [c.reference for c in await store.plan_claim_rows(conn, plan_pk)]
+        collection = await _collection_states(ctx, references)
 
     async def work(conn: AsyncConnection) -> Outcome:
         if plan_pk is None:
@@ -385,17 +393,28 @@ async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInpu
             return Outcome(errors=[(UserErrorCode.PLAN_NOT_FOUND, ["input", "planId"])])
         if plan.status != "PENDING_APPROVAL":
             return Outcome(errors=[(UserErrorCode.PLAN_NOT_PENDING, ["input", "planId"])])
-        claims = await store.plan_claim_rows(conn, plan_pk)
-        collection = await _collection_states(ctx, [c.reference for c in claims])
+        claims = await claims_with_outstanding(conn, [c.claim_id for c in await store.plan_claim_rows(conn, plan_pk)])
         if collection is None:
             return Outcome(errors=[(UserErrorCode.COLLECTION_STATUS_UNAVAILABLE, ["input", "planId"])])
         if any(collection.get(c.reference) == "AT_COLLECTION" for c in claims):
             return Outcome(errors=[(UserErrorCode.CLAIM_AT_COLLECTION, ["input", "planId"])])
+        # What is owed now: payments made while the plan waited for approval reduce it.
+        principal = sum(max(c.outstanding_oere, 0) for c in claims)
+        if principal <= 0:
+            return Outcome(errors=[(UserErrorCode.CLAIM_NOT_OPEN, ["input", "planId"])])
         now = utcnow()
         # The schedule starts from the approval, so no installment falls due before the plan is in force.
-        schedule = build_schedule(plan.principal_oere, plan.monthly_amount_oere, plan.day_of_month, today())
+        schedule = build_schedule(principal, plan.monthly_amount_oere, plan.day_of_month, today())
         await store.replace_schedule(conn, plan_pk, schedule)
-        await store.approve(conn, plan_pk, by=caseworker.caseworker_id, note=note, now=now)
+        await store.approve(
+            conn,
+            plan_pk,
+            by=caseworker.caseworker_id,
+            note=note,
+            now=now,
+            principal_oere=principal,
+            months=len(schedule),
+        )
         await write_access_log(ctx, [plan.citizen_id], "approveInstallmentPlan", conn)
         return Outcome(result={"plan": plan_pk})
 
@@ -420,7 +439,23 @@ async def cancel_installment_plan(info: Info, input: CancelInstallmentPlanInput)
         return Outcome(result={"plan": plan.id})
 
     outcome = await run_idempotent(ctx, "cancelInstallmentPlan", input.idempotency_key, {"planId": input.plan_id}, work)
+    if outcome.ok:
+        # Also on a replay: a cancelled plan's automatic payment must stop, and a retry finishes the job.
+        await _stop_plan_enrolment(ctx, int(outcome.result["plan"]))
     return await _payload(ctx, outcome)
+
+
+async def _stop_plan_enrolment(ctx: Context, plan_id: int) -> None:
+    async with ctx.db.read() as conn:
+        live = await live_enrolments_by_plan_ids(conn, [plan_id])
+    for enrolment in live:
+        try:
+            if enrolment.provider_ref is not None:
+                await ctx.services.payflow.stop_agreement(enrolment.id, enrolment.provider_ref)
+            async with ctx.db.transaction() as conn:
+                await update_enrolment(conn, enrolment.id, live=False, status="STOPPED", ended_at=utcnow())
+        except (PaymentsUnavailable, PaymentsRejected):
+            raise GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, "PAYMENTS_UNAVAILABLE") from None
 
 
 # --- caseworker queue -------------------------------------------------------------------------------------
@@ -432,4 +467,7 @@ async def plans_awaiting_approval(info: Info, first: int | None, after: str | No
     limit, offset = check_page(info, first, after)
     async with ctx.db.read() as conn:
         rows = await store.pending_plans(conn)
-    return paginate([InstallmentPlan.from_row(r) for r in rows], limit, offset)
+    page = paginate([InstallmentPlan.from_row(r) for r in rows], limit, offset)
+    # The queue shows whose plans they are: a look-up of each of those citizens, logged like any other.
+    await write_access_log(ctx, [plan.citizen_pk for plan in page.nodes], "installmentPlansAwaitingApproval")
+    return page

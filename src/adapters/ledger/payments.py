@@ -180,15 +180,25 @@ async def plan(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
 
 
 async def live_enrolment_conflicts(conn: AsyncConnection, *, claim_ids: Sequence[int], plan_id: int | None) -> bool:
-    if claim_ids:
-        stmt = select(_enrolment_claims.c.claim_id).where(_enrolment_claims.c.live_claim_id.in_(list(claim_ids)))
-        if (await conn.execute(stmt)).first() is not None:
-            return True
+    """True if any claim covered (directly, or through the plan) already has a live enrolment, directly or
+    through a live plan it is in: a claim is drawn by at most one automatic payment."""
+    covered = set(claim_ids)
     if plan_id is not None:
-        stmt2 = select(_enrolments.c.id).where(_enrolments.c.live_plan_id == plan_id)
-        if (await conn.execute(stmt2)).first() is not None:
+        if (await conn.execute(select(_enrolments.c.id).where(_enrolments.c.live_plan_id == plan_id))).first():
             return True
-    return False
+        plan_claims = select(_plan_claims.c.claim_id).where(_plan_claims.c.plan_id == plan_id)
+        covered |= {int(c) for c in (await conn.execute(plan_claims)).scalars()}
+    if not covered:
+        return False
+    direct = select(_enrolment_claims.c.claim_id).where(_enrolment_claims.c.live_claim_id.in_(covered))
+    if (await conn.execute(direct)).first() is not None:
+        return True
+    through_plan = (
+        select(_plan_claims.c.claim_id)
+        .join(_enrolments, _enrolments.c.live_plan_id == _plan_claims.c.plan_id)
+        .where(_plan_claims.c.live_claim_id.in_(covered))
+    )
+    return (await conn.execute(through_plan)).first() is not None
 
 
 async def insert_enrolment(
@@ -252,10 +262,11 @@ async def update_enrolment(conn: AsyncConnection, enrolment_id: int, *, live: bo
 
 
 async def pending_enrolments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+    """PENDING enrolments, with the MobilePay account's provider reference (for ones never sent to the provider)."""
     stmt = (
-        select(_enrolments.c.id, _enrolments.c.provider_ref)
-        .where(_enrolments.c.status == "PENDING", _enrolments.c.provider_ref.is_not(None))
-        .where(_enrolments.c.requested_at < older_than)
+        select(_enrolments.c.id, _enrolments.c.provider_ref, _accounts.c.provider_ref.label("account_ref"))
+        .select_from(_enrolments.outerjoin(_accounts, _accounts.c.id == _enrolments.c.mobilepay_account_id))
+        .where(_enrolments.c.status == "PENDING", _enrolments.c.requested_at < older_than)
         .order_by(_enrolments.c.id)
         .limit(limit)
     )

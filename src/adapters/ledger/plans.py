@@ -91,11 +91,20 @@ async def plan_claim_rows(conn: AsyncConnection, plan_id: int) -> list[Row[Any]]
     return list(await conn.execute(stmt))
 
 
-async def approve(conn: AsyncConnection, plan_id: int, *, by: str, note: str, now: datetime) -> None:
+async def approve(
+    conn: AsyncConnection, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
+) -> None:
     await conn.execute(
         update(_plans)
         .where(_plans.c.id == plan_id)
-        .values(status="ACTIVE", approved_by=by, approved_at=now, approval_note=note)
+        .values(
+            status="ACTIVE",
+            approved_by=by,
+            approved_at=now,
+            approval_note=note,
+            principal_oere=principal_oere,
+            months=months,
+        )
     )
     await bump(conn, plans=[plan_id])
 
