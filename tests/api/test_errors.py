@@ -310,6 +310,7 @@ async def test_graphiql_is_off_in_production(api):
         api.settings.gaeldst_url,
         environment="production",
         auth_secret="a-production-secret-that-is-long-enough-0123456789",
+        payments_webhook_secret="a-production-webhook-secret",
     )
     assert settings.graphiql_enabled is False
     services = build_services(settings)
