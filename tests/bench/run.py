@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import event, select
 
 from adapters.gaeldst.simulator import create_demo_app
@@ -45,16 +49,16 @@ LOAD_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 8
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
+# performance.md's scenario: 20 claims, each with its department, outstanding sum and 10 statement lines.
 OVERVIEW = """query Overview {
   me {
-    cpr name totalOutstanding { amount formatted }
+    cpr name totalOutstanding { amount }
     claims(first: 100) {
-      totalCount
       nodes {
-        id reference title kind dueOn status
-        outstanding { amountOere amount formatted }
-        sender { name contact { phone email } }
-        statement { balance { amount } lines { postedOn kind text amount { amount formatted } balanceAfter { amount } } }
+        id reference title dueOn status
+        outstanding { amount }
+        sender { name }
+        statement { lines { postedOn kind text amount { amount } } }
       }
     }
   }
@@ -117,6 +121,48 @@ async def _timed(client: httpx.AsyncClient, url: str, query: str, token: str, n:
         assert r.status_code == 200 and "data" in r.json()
     samples.sort()
     return Timing(statistics.median(samples), samples[int(len(samples) * 0.95) - 1])
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %s"
+wrk.body = [==[%s]==]
+"""
+
+
+def _wrk(url: str, query: str, token: str, connections: int, seconds: float) -> tuple[float, Timing] | None:
+    """Requests per second and latency from wrk (the load generator performance.md used), if installed."""
+    if shutil.which("wrk") is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (token, orjson.dumps({"query": query}).decode()))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(connections, 2)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:.0f}s",
+            "--latency",
+            "-s",
+            script.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return rps, Timing(ms("50%"), ms("90%"))
 
 
 async def _throughput(url: str, query: str, token: str) -> float:
@@ -221,6 +267,8 @@ async def run() -> dict[str, Any]:
                 await client.post(gql, json={"query": WITH_COLLECTION}, headers=headers)
             results["single"] = await _timed(client, gql, OVERVIEW, token, SEQUENTIAL)
             results["rps"] = await _throughput(gql, OVERVIEW, token)
+            results["wrk"] = _wrk(gql, OVERVIEW, token, CONNECTIONS, LOAD_SECONDS)
+            results["wrk_single"] = _wrk(gql, OVERVIEW, token, 1, LOAD_SECONDS / 2)
             results["with_collection"] = await _timed(client, gql, WITH_COLLECTION, token, SEQUENTIAL // 2)
             await admin.post("/admin/faults", json={"mode": "latency", "latencyMs": 50})
             results["upstream_50ms"] = await _timed(client, gql, WITH_COLLECTION, token, 40)
@@ -240,6 +288,8 @@ async def run() -> dict[str, Any]:
                 await client.post(gql, json={"query": OVERVIEW}, headers=headers)
             results["cached_single"] = await _timed(client, gql, OVERVIEW, token, SEQUENTIAL)
             results["cached_rps"] = await _throughput(gql, OVERVIEW, token)
+            results["cached_wrk"] = _wrk(gql, OVERVIEW, token, CONNECTIONS, LOAD_SECONDS)
+            results["cached_wrk_single"] = _wrk(gql, OVERVIEW, token, 1, LOAD_SECONDS / 2)
     finally:
         if server is not None:
             _stop(server)
@@ -257,6 +307,19 @@ def _count_fields(data: Any) -> int:
     return 0
 
 
+def _wrk_rows(r: dict[str, Any]) -> str:
+    rows = []
+    for label, key in (("response cache off", "wrk"), ("response cache on", "cached_wrk")):
+        many, one = r.get(key), r.get(f"{key}_single")
+        if many is None or one is None:
+            return "| wrk rows | wrk is not installed (`apt-get install wrk`) |\n"
+        rows.append(
+            f"| wrk, {label}: 1 connection, latency (median / p90) | {one[1].median_ms:.1f} ms / {one[1].p95_ms:.1f} ms |"
+        )
+        rows.append(f"| wrk, {label}: {CONNECTIONS} connections | {many[0]:.0f} req/s |")
+    return "\n".join(rows) + "\n"
+
+
 def render(r: dict[str, Any]) -> str:
     single: Timing = r["single"]
     coll: Timing = r["with_collection"]
@@ -267,8 +330,9 @@ def render(r: dict[str, Any]) -> str:
 Written by `make bench` ({datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, Python {platform.python_version()},
 {os.cpu_count()} cores). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
 department, outstanding sum and 10 statement lines (~{r["fields"]} GraphQL fields, {r["response_bytes"]:,} bytes of
-JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process; the load generator
-runs in another process on the same 2 cores, so throughput is a lower bound.
+JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process (uvloop, httptools).
+The first rows are timed by a Python client (httpx) that shares the 2 cores; the wrk rows, when wrk is installed,
+use the load generator of performance.md and are the ones to compare with its figures.
 
 | measure | value |
 |---|---:|
@@ -282,7 +346,7 @@ runs in another process on the same 2 cores, so throughput is a lower bound.
 | upstream calls while the breaker is open ({SEQUENTIAL // 2} requests) | {r["breaker_open_upstream_calls"]} |
 | response cache on: single request, repeated overview (median / p95) | {r["cached_single"].median_ms:.1f} ms / {r["cached_single"].p95_ms:.1f} ms |
 | response cache on: throughput, {CONNECTIONS} connections | {r["cached_rps"]:.0f} req/s |
-
+{_wrk_rows(r)}
 Reference points on this kind of machine (performance.md): hand-written Starlette + asyncpg ~2,300 req/s,
 PostGraphile ~930 req/s (2.2 ms), straightforward Strawberry ~95 req/s (10 ms).
 

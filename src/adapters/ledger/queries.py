@@ -16,14 +16,15 @@ from adapters.ledger import models as m
 _claims = m.table(m.Claim)
 _entries = m.table(m.LedgerEntry)
 
+# A claim's outstanding amount: the sum of its entries, as a correlated subquery so that it is computed for the
+# selected claims only, through the (claim_id, posted_on, id) index — never a GROUP BY over the whole ledger.
+# PostgreSQL's SUM(bigint) is NUMERIC; cast back so amounts stay Python ints (never Decimal or float).
 _outstanding = (
-    # PostgreSQL's SUM(bigint) is NUMERIC; cast back so amounts stay Python ints (never Decimal or float).
-    select(
-        _entries.c.claim_id,
-        cast(func.coalesce(func.sum(_entries.c.amount_oere), 0), BigInteger).label("outstanding_oere"),
-    )
-    .group_by(_entries.c.claim_id)
-    .subquery("o")
+    select(cast(func.coalesce(func.sum(_entries.c.amount_oere), 0), BigInteger))
+    .where(_entries.c.claim_id == _claims.c.id)
+    .correlate(_claims)
+    .scalar_subquery()
+    .label("outstanding_oere")
 )
 
 _CLAIM_COLUMNS = (
@@ -36,12 +37,8 @@ _CLAIM_COLUMNS = (
     _claims.c.issued_on,
     _claims.c.due_on,
     _claims.c.original_amount_oere,
-    func.coalesce(_outstanding.c.outstanding_oere, 0).label("outstanding_oere"),
+    _outstanding,
 )
-
-
-def _claims_select() -> Any:
-    return select(*_CLAIM_COLUMNS).select_from(_claims.outerjoin(_outstanding, _outstanding.c.claim_id == _claims.c.id))
 
 
 async def citizens_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
@@ -63,25 +60,12 @@ async def citizens_by_cprs(conn: AsyncConnection, cprs: Sequence[str]) -> list[R
 
 async def claims_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
     """All claims of these citizens with their outstanding sums, oldest due date first."""
-    stmt = _claims_select().where(_claims.c.citizen_id.in_(citizen_ids)).order_by(_claims.c.due_on, _claims.c.id)
+    stmt = select(*_CLAIM_COLUMNS).where(_claims.c.citizen_id.in_(citizen_ids)).order_by(_claims.c.due_on, _claims.c.id)
     return list(await conn.execute(stmt))
 
 
 async def claims_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    # The outstanding sum only over these claims' entries (not the whole ledger's group-by).
-    e = _entries
-    sums = (
-        select(e.c.claim_id, cast(func.sum(e.c.amount_oere), BigInteger).label("outstanding_oere"))
-        .where(e.c.claim_id.in_(ids))
-        .group_by(e.c.claim_id)
-        .subquery("s")
-    )
-    stmt = (
-        select(*_CLAIM_COLUMNS[:-1], func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"))
-        .select_from(_claims.outerjoin(sums, sums.c.claim_id == _claims.c.id))
-        .where(_claims.c.id.in_(ids))
-    )
-    return list(await conn.execute(stmt))
+    return list(await conn.execute(select(*_CLAIM_COLUMNS).where(_claims.c.id.in_(ids))))
 
 
 async def departments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:

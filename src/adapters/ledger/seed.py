@@ -465,6 +465,11 @@ async def seed_bulk(
             for chunk in range(0, len(entry_rows), 5000):
                 await conn.execute(insert(m.LedgerEntry), entry_rows[chunk : chunk + 5000])
             added += len(ids)
+    if not db.sqlite:
+        # Fresh statistics, or PostgreSQL plans the next queries as if the tables were still empty.
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("ANALYZE citizens, claims, ledger_entries")
     return added
 
 
