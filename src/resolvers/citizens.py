@@ -38,6 +38,7 @@ from resolvers.types import (
     contact_details,
     money,
     paginate,
+    prefetch_claims,
 )
 
 
@@ -111,7 +112,9 @@ class Citizen(Node):
         claims = [Claim.from_row(r) for r in rows]
         if filter is not None and filter.status:
             claims = [c for c in claims if c.status == filter.status]
-        return paginate(claims, limit, offset)
+        page = paginate(claims, limit, offset)
+        await prefetch_claims(info, page.nodes)
+        return page
 
     @strawberry.field(description="The sum outstanding on all open claims.")
     async def total_outstanding(self, info: Info) -> Money:
