@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -98,6 +99,20 @@ async def test_a_signed_event_with_malformed_data_is_400(live: LiveGateway) -> N
     assert r.status_code == 400
 
 
+async def davids_plan(live: LiveGateway, david: dict[str, Any]) -> dict[str, Any]:
+    """An ACTIVE plan of all of David's claims (700.00 DKK a month, 18 months)."""
+    variables = {
+        "input": {
+            "claimIds": [c["id"] for c in david.values()],
+            "monthlyAmount": "700.00",
+            "dayOfMonth": 1,
+            "acceptTerms": True,
+            "idempotencyKey": key("p"),
+        }
+    }
+    return dict((await live.gql(CREATE_PLAN, variables, citizen=DAVID))["data"]["createInstallmentPlan"])
+
+
 async def test_a_claim_is_never_enrolled_twice_directly_and_through_a_plan(live: LiveGateway) -> None:
     david = await claims_of(live, DAVID)
     claim_id = david["RK-DAG-2025-0888"]["id"]
@@ -109,21 +124,7 @@ async def test_a_claim_is_never_enrolled_twice_directly_and_through_a_plan(live:
         )
     )["data"]["enrolAutomaticPayment"]
     assert direct["userErrors"] == []
-    plan = (
-        await live.gql(
-            CREATE_PLAN,
-            {
-                "input": {
-                    "claimIds": [c["id"] for c in david.values()],
-                    "monthlyAmount": "700.00",
-                    "dayOfMonth": 1,
-                    "acceptTerms": True,
-                    "idempotencyKey": key("p"),
-                }
-            },
-            citizen=DAVID,
-        )
-    )["data"]["createInstallmentPlan"]
+    plan = await davids_plan(live, david)
     through_plan = (
         await live.gql(
             ENROL,
@@ -136,21 +137,7 @@ async def test_a_claim_is_never_enrolled_twice_directly_and_through_a_plan(live:
 
 async def test_cancelling_a_plan_stops_its_automatic_payment(live: LiveGateway) -> None:
     david = await claims_of(live, DAVID)
-    plan = (
-        await live.gql(
-            CREATE_PLAN,
-            {
-                "input": {
-                    "claimIds": [c["id"] for c in david.values()],
-                    "monthlyAmount": "700.00",
-                    "dayOfMonth": 1,
-                    "acceptTerms": True,
-                    "idempotencyKey": key("p"),
-                }
-            },
-            citizen=DAVID,
-        )
-    )["data"]["createInstallmentPlan"]
+    plan = await davids_plan(live, david)
     method = (
         await live.gql(
             ENROL,
