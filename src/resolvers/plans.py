@@ -47,6 +47,9 @@ class InstallmentPlanInput:
     request_assessment: bool = strawberry.field(
         default=False, description="Ask a caseworker for an individual assessment of a plan over 18 months."
     )
+    accept_terms: bool | None = strawberry.field(
+        default=None, description="Optional: when given, the preview also checks it, as create would."
+    )
 
 
 @strawberry.input
@@ -261,9 +264,9 @@ async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> I
             citizen_id=citizen_id,
             monthly_oere=monthly or MIN_MONTHLY_OERE,
             day_of_month=input.day_of_month,
-            accept_terms=True,
+            accept_terms=bool(input.accept_terms),
             request_assessment=input.request_assessment,
-            check_terms=False,
+            check_terms=input.accept_terms is not None,
             lock=False,
             collection=collection,
         )

@@ -426,3 +426,11 @@ async def test_racing_requests_make_exactly_one_plan(api: Api, clients: int) -> 
     )
     plans = await api.gql("{ me { installmentPlans { nodes { status } } } }", token=token)
     assert sorted(n["status"] for n in plans["data"]["me"]["installmentPlans"]["nodes"]) == ["ACTIVE", "CANCELLED"]
+
+
+async def test_preview_checks_the_terms_only_when_given(api: Api) -> None:
+    ids, _ = await david_claims(api)
+    base = {"claimIds": ids, "monthlyAmount": "700.00", "dayOfMonth": 1}
+    for extra, expected in (({}, []), ({"acceptTerms": True}, []), ({"acceptTerms": False}, ["TERMS_NOT_ACCEPTED"])):
+        preview = (await api.gql(PREVIEW, {"input": base | extra}, citizen=DAVID))["data"]["previewInstallmentPlan"]
+        assert codes(preview["violations"]) == expected and preview["allowed"] is (not expected)
