@@ -6,6 +6,7 @@ top-level ``UPSTREAM_UNAVAILABLE`` error (added by ``resolvers.schema.UpstreamEr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import structlog
@@ -50,4 +51,16 @@ async def lookup(ctx: Context, reference: str, citizen_pk: int) -> Collection:
     return collection_view(status, state.since, state.return_reason if status is CollectionStatus.RETURNED else None)
 
 
-register_collection_lookup(lookup)
+def warm(ctx: Context, citizen_pk: int) -> None:
+    """Start the request's one Gældsstyrelsen call for a citizen's claims without waiting for it; the
+    ``collection`` resolvers then find the answer (or the fault) in the loader."""
+
+    async def ask() -> None:
+        loader = ctx.loaders.custom("collection", lambda: CollectionLoader(ctx))
+        claims = await ctx.loaders.claims_by_citizen.load(citizen_pk)
+        await loader.load_many([c.reference for c in claims])
+
+    ctx.background.append(asyncio.ensure_future(ask()))
+
+
+register_collection_lookup(lookup, warm)

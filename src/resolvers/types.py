@@ -320,6 +320,9 @@ async def prefetch_claims(info: Info, claims: Sequence[Claim]) -> None:
     query asks for them: performance.md's "resolve a whole subtree in few awaits"."""
     wanted = _node_fields(info)
     loaders = info.context.loaders
+    if claims and wanted & {"collection", "eligibility"} and _collection_warmer:
+        # Ask Gældsstyrelsen now, without waiting: the call overlaps the ledger reads and the execution.
+        _collection_warmer[0](info.context, claims[0].citizen_pk)
     jobs: list[Awaitable[Any]] = []
     if "sender" in wanted:
         jobs.append(loaders.department.load_many(list({c.department_pk for c in claims})))
@@ -345,7 +348,7 @@ def _node_fields(info: Info) -> set[str]:
     def walk(selections: Sequence[Any], depth: int) -> None:
         for sel in selections:
             if not isinstance(sel, SelectedField):
-                names.update(("sender", "statement"))
+                names.update(("sender", "statement", "collection"))
             elif depth == 0 and sel.name in ("nodes", "edges"):
                 walk(sel.selections, 1 if sel.name == "nodes" else 2)
             elif depth == 2 and sel.name == "node":
@@ -374,10 +377,12 @@ def eligibility(outstanding_oere: int, status: CollectionStatus, in_plan: bool) 
 # Hooks filled in by the modules that own those concerns (collection: resolvers.collection).
 CollectionLookup = Callable[[Context, str, int], Awaitable[Collection]]
 _collection_lookup: list[CollectionLookup] = []
+_collection_warmer: list[Callable[[Context, int], None]] = []
 
 
-def register_collection_lookup(fn: CollectionLookup) -> None:
+def register_collection_lookup(fn: CollectionLookup, warmer: Callable[[Context, int], None]) -> None:
     _collection_lookup[:] = [fn]
+    _collection_warmer[:] = [warmer]
 
 
 async def collection_of(ctx: Context, reference: str, citizen_pk: int) -> Collection:
