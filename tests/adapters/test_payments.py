@@ -37,7 +37,7 @@ from adapters.payments import (
     sign,
     verify,
 )
-from adapters.payments.simulator import create_simulator_app, format_dkk
+from adapters.payments.simulator import create_simulator_app
 from adapters.simserver import ThreadedServer
 
 SECRET = b"test-webhook-secret"
@@ -683,10 +683,3 @@ def test_parse_event_is_strict() -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         with pytest.raises(InvalidWebhookEvent):
             parse_event(raw)
-
-
-def test_format_dkk() -> None:
-    assert format_dkk(123450) == "1.234,50 kr."
-    assert format_dkk(35000) == "350,00 kr."
-    assert format_dkk(5) == "0,05 kr."
-    assert format_dkk(123456789) == "1.234.567,89 kr."

@@ -102,19 +102,13 @@ from adapters.payments.client import (
     PAYMENT_METHODS,
     looks_like_cpr,
 )
+from gateway.money import format_dkk
 
 PBS_NUMBER: Final = "08915118"  # the simulated creditor's PBS number (made up)
 DEBTOR_GROUP: Final = "00001"
 DEFAULT_WEBHOOK_SECRET: Final = b"dev-webhook-secret"
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def format_dkk(oere: int) -> str:
-    """Danish money format: 123450 → ``"1.234,50 kr."``."""
-    sign = "-" if oere < 0 else ""
-    kroner, rest = divmod(abs(oere), 100)
-    return f"{sign}{kroner:,}".replace(",", ".") + f",{rest:02d} kr."
 
 
 def _now() -> datetime:
