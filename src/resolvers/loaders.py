@@ -62,6 +62,7 @@ _LOADERS: dict[str, tuple[Fetch, str, bool]] = {
     "live_plan_by_claim": (q.live_plan_claims_by_claim_ids, "claim_id", False),
     "installments_by_plan": (q.installments_by_plan_ids, "plan_id", False),
     "installment": (q.installments_by_ids, "id", True),
+    "paid_into_plan": (q.paid_into_plans, "plan_id", False),
     "enrolment": (q.enrolments_by_ids, "id", True),
     "enrolments_by_citizen": (q.enrolments_by_citizen_ids, "citizen_id", False),
     "live_enrolment_by_plan": (q.live_enrolments_by_plan_ids, "live_plan_id", False),

@@ -512,22 +512,39 @@ class InstallmentPlan(Node):
     async def load_installments(self, info: Info) -> list[Installment]:
         from gateway.clock import today
 
-        rows = await info.context.loaders.installments_by_plan.load(self.pk)
-        enrolment = await info.context.loaders.live_enrolment_by_plan.load(self.pk)
+        loaders = info.context.loaders
+        rows, enrolment, paid_rows = await asyncio.gather(
+            loaders.installments_by_plan.load(self.pk),
+            loaders.live_enrolment_by_plan.load(self.pk),
+            loaders.paid_into_plan.load(self.pk),
+        )
         channel = InstallmentChannel(installment_channel(EnrolmentStatus(enrolment[0].status) if enrolment else None))
         now = today()
+        # What has been paid on the plan's claims since it was made fills its installments in order.
+        paid = installments_paid([r.amount_oere for r in rows], paid_rows[0].paid_oere if paid_rows else 0)
         return [
             Installment(
                 id=strawberry.ID(ids.encode("Installment", r.id)),
                 number=r.number,
                 due_on=r.due_on,
                 amount=money(r.amount_oere),
-                paid=money(r.paid_oere),
-                status=installment_status(self.status_raw, r.due_on, r.amount_oere, r.paid_oere, now),
+                paid=money(p),
+                status=installment_status(self.status_raw, r.due_on, r.amount_oere, p, now),
                 channel=channel,
             )
-            for r in rows
+            for r, p in zip(rows, paid, strict=True)
         ]
+
+
+def installments_paid(amounts: Sequence[int], paid_oere: int) -> list[int]:
+    """Spread what was paid over the installments, earliest first."""
+    remaining = max(paid_oere, 0)
+    result = []
+    for amount in amounts:
+        part = min(amount, remaining)
+        result.append(part)
+        remaining -= part
+    return result
 
 
 def installment_status(plan_status: str, due_on: date, amount: int, paid: int, today: date) -> InstallmentStatus:

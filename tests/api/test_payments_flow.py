@@ -397,3 +397,38 @@ async def test_out_of_order_webhooks_end_in_the_latest_state(live: LiveGateway) 
         "query($id: ID!) { node(id: $id) { ... on PaymentMethod { status } } }", {"id": method["id"]}, citizen=ANNA
     )
     assert node["data"]["node"]["status"] == "EXPIRED"
+
+
+async def test_a_payment_on_a_plans_claim_fills_its_installments_in_order(live: LiveGateway) -> None:
+    anna = await claims_of(live, ANNA)
+    daycare = anna["RK-DAG-2025-0412"]
+    plan = (
+        await live.gql(
+            CREATE_PLAN,
+            {
+                "input": {
+                    "claimIds": [daycare["id"]],
+                    "monthlyAmount": "1000.00",
+                    "dayOfMonth": 1,
+                    "acceptTerms": True,
+                    "idempotencyKey": f"fill-{time.time_ns()}",
+                }
+            },
+            citizen=ANNA,
+        )
+    )["data"]["createInstallmentPlan"]["plan"]
+    payment = (await start(live, ANNA, [daycare["id"]], f"fill-pay-{time.time_ns()}", amount="1500.00"))["payment"]
+    await click(live.client, payment["redirectUrl"], "Godkend")
+
+    async def captured() -> bool:
+        return (await payment_status(live, payment["id"], ANNA))["status"] == "CAPTURED"
+
+    await eventually(captured)
+    view = await live.gql(
+        "query($id: ID!) { node(id: $id) { ... on InstallmentPlan { installments { paid { amountOere } status } } } }",
+        {"id": plan["id"]},
+        citizen=ANNA,
+    )
+    installments = view["data"]["node"]["installments"]
+    assert [i["paid"]["amountOere"] for i in installments[:3]] == [100_000, 50_000, 0]
+    assert installments[0]["status"] == "PAID" and installments[1]["status"] != "PAID"

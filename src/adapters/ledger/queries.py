@@ -131,6 +131,25 @@ async def installments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int
     return list(await conn.execute(stmt))
 
 
+async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[Row[Any]]:
+    """Per plan, what was paid on its claims since the plan was made (payments are negative entries)."""
+    e = _entries
+    stmt = (
+        select(
+            _plan_claims.c.plan_id,
+            cast(-func.sum(e.c.amount_oere), BigInteger).label("paid_oere"),
+        )
+        .select_from(
+            _plan_claims.join(_plans, _plans.c.id == _plan_claims.c.plan_id).join(
+                e, e.c.claim_id == _plan_claims.c.claim_id
+            )
+        )
+        .where(_plan_claims.c.plan_id.in_(plan_ids), e.c.kind == "PAYMENT", e.c.created_at >= _plans.c.created_at)
+        .group_by(_plan_claims.c.plan_id)
+    )
+    return list(await conn.execute(stmt))
+
+
 async def installments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
     return list(await conn.execute(select(_installments).where(_installments.c.id.in_(ids))))
 
