@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig
 from adapters.ledger.db import Database
+from adapters.ledger.migrate import pending as migrations_pending
 from adapters.ledger.queries import citizen_version
 from adapters.payments.client import PaymentsClient
 from adapters.payments.webhooks import SIGNATURE_HEADER
@@ -255,6 +256,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if await migrations_pending(svc.db):
+            raise RuntimeError("the ledger database is not at the latest migration: run `gateway migrate` first")
         # The status poll catches lost webhooks. Every gateway process may run it: applying is idempotent.
         poller = (
             asyncio.create_task(

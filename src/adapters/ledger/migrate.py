@@ -29,3 +29,17 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     async with db.engine.connect() as conn:
         await conn.run_sync(run)
         await conn.commit()
+
+
+async def pending(db: Database) -> bool:
+    """True when the database is not at the latest migration (or has none at all)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(db.url)).get_heads())
+
+    def current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(current) != heads
