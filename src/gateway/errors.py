@@ -40,3 +40,8 @@ def not_found() -> GatewayError:
 
 def bad_input(key: str, **params: object) -> GatewayError:
     return GatewayError(ErrorCode.BAD_USER_INPUT, key, **params)
+
+
+def payments_unavailable() -> GatewayError:
+    """The payment provider could not be reached during a payment mutation (retry with the same key)."""
+    return GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, "PAYMENTS_UNAVAILABLE")

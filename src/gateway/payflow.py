@@ -28,7 +28,7 @@ from adapters.payments.client import (
     agreement_from_json,
     payment_from_json,
 )
-from adapters.payments.webhooks import InvalidWebhookEvent, WebhookEvent, parse_event, verify
+from adapters.payments.webhooks import InvalidWebhookEvent, parse_event, verify
 from gateway.allocation import ClaimBalance, allocate_payment, split_outstanding
 from gateway.clock import today, utcnow
 from gateway.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
@@ -247,24 +247,21 @@ class PayFlow:
             return 401, {"error": "invalid signature"}
         try:
             event = parse_event(body)
-            if event.object_kind == "payment":
-                payment_from_json(event.data)
-            else:
-                agreement_from_json(event.data)
+            obj = payment_from_json(event.data) if event.object_kind == "payment" else agreement_from_json(event.data)
         except (InvalidWebhookEvent, PaymentsUnavailable, ValueError):  # MalformedResponse is a PaymentsUnavailable
             return 400, {"error": "malformed event"}
         async with self.db.read() as conn:
             seen = await store.event_seen(conn, event.id)
         if seen:
             return 200, {"status": "duplicate"}
-        applied = await self._apply_event(event)
+        applied = await self._apply_event(obj)
         async with self.db.transaction() as conn:
             await store.record_event(conn, event_id=event.id, event_type=event.type, now=utcnow())
         return 200, {"status": "applied" if applied else "ignored"}
 
-    async def _apply_event(self, event: WebhookEvent) -> bool:
-        if event.object_kind == "payment":
-            provider = payment_from_json(event.data)
+    async def _apply_event(self, obj: ProviderPayment | ProviderAgreement) -> bool:
+        if isinstance(obj, ProviderPayment):
+            provider = obj
             async with self.db.read() as conn:
                 found = await store.payment_id_by_provider_ref(conn, provider.id)
             # A webhook can beat our own write of the provider's id: our reference names the payment too.
@@ -274,7 +271,7 @@ class PayFlow:
                 return False
             await self.sync_payment(int(payment_id), provider)
             return True
-        agreement = agreement_from_json(event.data)
+        agreement = obj
         async with self.db.read() as conn:
             found = await store.enrolment_id_by_provider_ref(conn, agreement.id)
         if found is None:

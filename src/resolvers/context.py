@@ -39,6 +39,12 @@ class Context:
             raise unauthenticated()
         return self.viewer
 
+    def require_citizen(self) -> CitizenViewer:
+        viewer = self.require_viewer()
+        if not isinstance(viewer, CitizenViewer):
+            raise forbidden()
+        return viewer
+
     def require_caseworker(self) -> CaseworkerViewer:
         viewer = self.require_viewer()
         if not isinstance(viewer, CaseworkerViewer):

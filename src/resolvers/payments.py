@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.ledger import payments as store
 from adapters.payments.client import PaymentsRejected, PaymentsUnavailable, looks_like_cpr
 from gateway import ids
-from gateway.auth import CitizenViewer
 from gateway.clock import utcnow
-from gateway.errors import ErrorCode, GatewayError, forbidden
+from gateway.errors import ErrorCode, GatewayError, payments_unavailable
 from gateway.money import InvalidAmount, parse_oere
 from resolvers.context import Context, Info
 from resolvers.errors import UserError, UserErrorCode, user_error
@@ -68,13 +67,6 @@ class PaymentMethodPayload:
     user_errors: list[UserError]
 
 
-def _citizen(ctx: Context) -> CitizenViewer:
-    viewer = ctx.require_viewer()
-    if not isinstance(viewer, CitizenViewer):
-        raise forbidden()
-    return viewer
-
-
 def _valid_url(url: str) -> bool:
     parts = urlsplit(url)
     # A CPR-shaped number in a URL is refused here: it would reach the provider and its logs.
@@ -111,16 +103,12 @@ async def _owned_claims(
     return found, errors
 
 
-def _provider_down() -> GatewayError:
-    return GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, "PAYMENTS_UNAVAILABLE")
-
-
 # --- startPayment --------------------------------------------------------------------------------------------
 
 
 async def start_payment(info: Info, input: StartPaymentInput) -> StartPaymentPayload:
     ctx = info.context
-    _citizen(ctx)
+    ctx.require_citizen()
     if len(input.claim_ids) > MAX_CLAIMS:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_INPUT")
     citizen_id = await ctx.viewer_citizen_id()
@@ -173,7 +161,7 @@ async def start_payment(info: Info, input: StartPaymentInput) -> StartPaymentPay
             # After the commit: a crash here leaves a CREATED payment that a retry (same key) or the poll completes.
             await ctx.services.payflow.ensure_provider_payment(payment_id)
         except (PaymentsUnavailable, PaymentsRejected):
-            raise _provider_down() from None
+            raise payments_unavailable() from None
         async with ctx.db.read() as conn:
             row = await store.payment_row(conn, payment_id)
         payment = Payment.from_row(row) if row is not None else None
@@ -185,7 +173,7 @@ async def start_payment(info: Info, input: StartPaymentInput) -> StartPaymentPay
 
 async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput) -> PaymentMethodPayload:
     ctx = info.context
-    _citizen(ctx)
+    ctx.require_citizen()
     citizen_id = await ctx.viewer_citizen_id()
     errors: ErrorList = []
     claim_pks: list[int] = []
@@ -263,7 +251,7 @@ async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput)
                 enrolment_id, account_ref=outcome.result.get("accountRef"), return_url=return_url
             )
         except (PaymentsUnavailable, PaymentsRejected):
-            raise _provider_down() from None
+            raise payments_unavailable() from None
         method = await _method(ctx, enrolment_id)
     return PaymentMethodPayload(
         payment_method=method, user_errors=[user_error(c, ctx.language, f) for c, f in outcome.errors]
@@ -281,7 +269,7 @@ async def _method(ctx: Context, enrolment_id: int) -> PaymentMethod | None:
 
 async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -> PaymentMethodPayload:
     ctx = info.context
-    _citizen(ctx)
+    ctx.require_citizen()
     citizen_id = await ctx.viewer_citizen_id()
     try:
         enrolment_pk: int | None = ids.decode_as(input.payment_method_id, "PaymentMethod")
@@ -308,7 +296,7 @@ async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -
         try:
             await ctx.services.payflow.stop_agreement(row.id, row.provider_ref)
         except (PaymentsUnavailable, PaymentsRejected):
-            raise _provider_down() from None
+            raise payments_unavailable() from None
 
     async def work(conn: AsyncConnection) -> Outcome:
         current = await store.enrolment_for_update(conn, row.id)

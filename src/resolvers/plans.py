@@ -15,11 +15,11 @@ from adapters.ledger.payments import claims_with_outstanding, update_enrolment
 from adapters.ledger.queries import live_enrolments_by_plan_ids
 from adapters.payments.client import PaymentsRejected, PaymentsUnavailable
 from gateway import ids
-from gateway.auth import CaseworkerViewer, CitizenViewer
+from gateway.auth import CaseworkerViewer
 from gateway.claims import ClaimKind
 from gateway.clock import today, utcnow
 from gateway.collection import status_from_agency_state
-from gateway.errors import ErrorCode, GatewayError, forbidden
+from gateway.errors import ErrorCode, GatewayError, payments_unavailable
 from gateway.money import InvalidAmount, parse_oere
 from gateway.plans import (
     FIELD_CLAIM_IDS,
@@ -237,19 +237,12 @@ def _range(evaluation: PlanEvaluation) -> PlanRange:
     )
 
 
-def _citizen_viewer(ctx: Context) -> CitizenViewer:
-    viewer = ctx.require_viewer()
-    if not isinstance(viewer, CitizenViewer):
-        raise forbidden()
-    return viewer
-
-
 # --- preview ------------------------------------------------------------------------------------------------
 
 
 async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
     ctx = info.context
-    _citizen_viewer(ctx)
+    ctx.require_citizen()
     if len(input.claim_ids) > MAX_CLAIMS_PER_PLAN:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_INPUT")
     citizen_id = await ctx.viewer_citizen_id()
@@ -295,7 +288,7 @@ async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> I
 
 async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
     ctx = info.context
-    viewer = _citizen_viewer(ctx)
+    viewer = ctx.require_citizen()
     if len(input.claim_ids) > MAX_CLAIMS_PER_PLAN:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_INPUT")
     citizen_id = await ctx.viewer_citizen_id()
@@ -458,7 +451,7 @@ async def _stop_plan_enrolment(ctx: Context, plan_id: int) -> None:
             async with ctx.db.transaction() as conn:
                 await update_enrolment(conn, enrolment.id, live=False, status="STOPPED", ended_at=utcnow())
         except (PaymentsUnavailable, PaymentsRejected):
-            raise GatewayError(ErrorCode.UPSTREAM_UNAVAILABLE, "PAYMENTS_UNAVAILABLE") from None
+            raise payments_unavailable() from None
 
 
 # --- caseworker queue -------------------------------------------------------------------------------------
