@@ -36,13 +36,13 @@ from adapters.ledger.queries import citizen_version
 from adapters.payments.client import PaymentsClient
 from adapters.payments.webhooks import SIGNATURE_HEADER
 from gateway.auth import AuthError, CitizenViewer, TokenVerifier
-from gateway.clock import today
-from gateway.errors import ErrorCode
-from gateway.i18n import Language, negotiate, translate
+from gateway.domain.clock import today
+from gateway.domain.errors import ErrorCode
+from gateway.domain.i18n import Language, negotiate, translate
 from gateway.logging import configure_logging
-from gateway.payflow import PayFlow
 from gateway.response_cache import ResponseCache, request_parts
 from gateway.settings import Settings
+from gateway.usecases.payments import PayFlow
 from resolvers.context import Context
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema, format_error

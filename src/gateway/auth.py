@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from starlette.concurrency import run_in_threadpool
 
-from gateway.cpr import Cpr, InvalidCpr
+from gateway.domain.cpr import Cpr, InvalidCpr
+from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
 from gateway.settings import Settings
 
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -23,41 +23,6 @@ ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 
 class AuthError(Exception):
     """The token is missing, malformed, expired, for another audience, or badly signed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Anonymous:
-    kind: str = "anonymous"
-
-    @property
-    def actor_key(self) -> str:
-        return "anonymous"
-
-
-@dataclass(frozen=True, slots=True)
-class CitizenViewer:
-    cpr: Cpr
-    subject: str
-    kind: str = "citizen"
-
-    @property
-    def actor_key(self) -> str:
-        # Idempotency keys and audit rows are scoped per actor without storing the CPR twice.
-        return f"citizen:{self.subject}"
-
-
-@dataclass(frozen=True, slots=True)
-class CaseworkerViewer:
-    caseworker_id: str
-    name: str | None
-    kind: str = "caseworker"
-
-    @property
-    def actor_key(self) -> str:
-        return f"caseworker:{self.caseworker_id}"
-
-
-Viewer = Anonymous | CitizenViewer | CaseworkerViewer
 
 
 class TokenVerifier:

@@ -86,7 +86,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from gateway.auth import issue_token
-    from gateway.cpr import InvalidCpr
+    from gateway.domain.cpr import InvalidCpr
 
     settings = _settings()
     try:

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_CPR_LIKE = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
-
-
-def redact(text: str) -> str:
-    """Mask every CPR-shaped number (DDMMYY-SSSS or ten digits)."""
-    return _CPR_LIKE.sub("******-****", text)
+from gateway.domain.cpr import redact
 
 
 def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

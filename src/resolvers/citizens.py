@@ -12,15 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from adapters.ledger.versions import bump
-from gateway import ids
-from gateway.auth import CaseworkerViewer
-from gateway.clock import utcnow
-from gateway.collection import CollectionStatus
-from gateway.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GARNISHMENT_INFO_URL
-from gateway.cpr import Cpr, InvalidCpr
-from gateway.enrolments import EnrolmentStatus
-from gateway.errors import ErrorCode, GatewayError
-from gateway.i18n import translate
+from gateway.domain.clock import utcnow
+from gateway.domain.collection import CollectionStatus
+from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GARNISHMENT_INFO_URL
+from gateway.domain.cpr import Cpr, InvalidCpr
+from gateway.domain.enrolments import EnrolmentStatus
+from gateway.domain.errors import ErrorCode, GatewayError
+from gateway.domain.i18n import translate
+from gateway.domain.viewers import CaseworkerViewer
+from resolvers.common import ids
 from resolvers.context import Context, Info
 from resolvers.types import (
     Claim,

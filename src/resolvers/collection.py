@@ -15,7 +15,7 @@ import structlog
 from aiodataloader import DataLoader
 
 from adapters.gaeldst.client import ClaimCollection, GaeldstUnavailable
-from gateway.collection import CollectionStatus, status_from_agency_state
+from gateway.domain.collection import CollectionStatus, status_from_agency_state
 from resolvers.context import Context
 from resolvers.types import Collection, collection_view, register_collection_lookup
 

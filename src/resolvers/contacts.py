@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from adapters.ledger import queries as q
-from gateway.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE
+from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE
 from resolvers.context import Info
 from resolvers.types import ContactDetails, Department, contact_details
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.types import Info as _Info
 
-from gateway.auth import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
-from gateway.errors import ErrorCode, GatewayError, forbidden, unauthenticated
-from gateway.i18n import Language
+from gateway.domain.errors import ErrorCode, GatewayError, forbidden, unauthenticated
+from gateway.domain.i18n import Language
+from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
 from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:

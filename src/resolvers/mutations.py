@@ -21,9 +21,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
-from gateway.clock import utcnow
+from gateway.domain.clock import utcnow
+from resolvers.common.errors import UserErrorCode
 from resolvers.context import Context
-from resolvers.errors import UserErrorCode
 
 MAX_KEY_LENGTH = 64
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gateway import ids
-from gateway.auth import CaseworkerViewer
-from gateway.errors import ErrorCode, GatewayError
+from gateway.domain.errors import ErrorCode, GatewayError
+from gateway.domain.viewers import CaseworkerViewer
 from resolvers.citizens import AccessLogEntry, Citizen, write_access_log
+from resolvers.common import ids
 from resolvers.context import Info
 from resolvers.types import (
     Claim,

@@ -18,15 +18,15 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from gateway.errors import ErrorCode, GatewayError
-from gateway.i18n import Language, translate
-from gateway.logging import redact
+from gateway.domain.cpr import redact
+from gateway.domain.errors import ErrorCode, GatewayError
+from gateway.domain.i18n import Language, translate
 from resolvers import collection as _collection  # noqa: F401 - registers Claim.collection's lookup
 from resolvers.citizens import AccessLogEntry, Citizen, resolve_citizen, resolve_me
 from resolvers.contacts import Contacts, resolve_contacts
 from resolvers.context import Info
 from resolvers.node import resolve_node, resolve_nodes
-from resolvers.payments import (
+from resolvers.payments.mutations import (
     EnrolAutomaticPaymentInput,
     PaymentMethodPayload,
     StartPaymentInput,
@@ -36,7 +36,7 @@ from resolvers.payments import (
     start_payment,
     stop_automatic_payment,
 )
-from resolvers.plans import (
+from resolvers.plans.mutations import (
     ApproveInstallmentPlanInput,
     CancelInstallmentPlanInput,
     CreateInstallmentPlanInput,

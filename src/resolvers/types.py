@@ -18,15 +18,15 @@ import strawberry
 from sqlalchemy import Row
 from strawberry.types.nodes import SelectedField
 
-from gateway import ids
-from gateway.claims import ClaimKind, ClaimStatus, EntryKind, claim_status, statement_lines
-from gateway.collection import CollectionStatus, marker
-from gateway.contacts import ContactInfo
-from gateway.enrolments import EnrolmentStatus, installment_channel
-from gateway.errors import ErrorCode, GatewayError
-from gateway.money import CURRENCY, format_dkk, to_decimal_string
+from gateway.domain.claims import ClaimKind, ClaimStatus, EntryKind, claim_status, statement_lines
+from gateway.domain.collection import CollectionStatus, marker
+from gateway.domain.contacts import ContactInfo
+from gateway.domain.enrolments import EnrolmentStatus, installment_channel
+from gateway.domain.errors import ErrorCode, GatewayError
+from gateway.domain.money import CURRENCY, format_dkk, to_decimal_string
+from resolvers.common import ids
+from resolvers.common.errors import UserErrorCode
 from resolvers.context import Context, Info
-from resolvers.errors import UserErrorCode
 
 if TYPE_CHECKING:
     from resolvers.citizens import Citizen
@@ -510,7 +510,7 @@ class InstallmentPlan(Node):
         return await self.load_installments(info)
 
     async def load_installments(self, info: Info) -> list[Installment]:
-        from gateway.clock import today
+        from gateway.domain.clock import today
 
         loaders = info.context.loaders
         rows, enrolment, paid_rows = await asyncio.gather(

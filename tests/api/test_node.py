@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from adapters.ledger import models as m
-from gateway.clock import today, utcnow
+from gateway.domain.clock import today, utcnow
 from tests.api.test_overview import codes
 from tests.conftest import ANNA, BO, CAMILLA, DAVID
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select
 
 from adapters.ledger import models as m
 from adapters.ledger.seed import DEPARTMENTS, _demo_citizens
-from gateway.clock import today, utcnow
+from gateway.domain.clock import today, utcnow
 from tests.conftest import ANNA, BO, DAVID
 
 # --- helpers shared with the other API test files ----------------------------------------------------
@@ -118,7 +118,7 @@ query {{ me {{ id cpr name totalOutstanding {MONEY}
 
 
 def money(oere: int) -> dict[str, Any]:
-    """The Money object expected for an amount, written out independently of gateway.money."""
+    """The Money object expected for an amount, written out independently of gateway.domain.money."""
     sign = "-" if oere < 0 else ""
     kroner, oere_part = divmod(abs(oere), 100)
     grouped = ""

@@ -221,7 +221,7 @@ async def _provider_agreement_id(live: LiveGateway, method_id: str) -> str:
     from sqlalchemy import select
 
     from adapters.ledger import models as m
-    from gateway import ids
+    from resolvers.common import ids
 
     async with live.db.read() as conn:
         ref = (

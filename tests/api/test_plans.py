@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.plans import build_schedule
+from gateway.domain.plans import build_schedule
 from tests.conftest import ANNA, CAMILLA, DAVID, Api
 
 CLAIMS = "query { me { claims { nodes { id reference outstanding { amountOere } } } } }"
@@ -364,7 +364,7 @@ async def test_cancel_frees_the_claims(api: Api) -> None:
 
 
 async def test_schedule_is_what_the_pure_rule_computes(api: Api) -> None:
-    from gateway.clock import today
+    from gateway.domain.clock import today
 
     ids, total = await david_claims(api)
     plan = (

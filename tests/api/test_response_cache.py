@@ -81,8 +81,8 @@ async def test_a_ledger_posting_is_seen_at_once(cached: Api) -> None:
 
     before, _ = await overview(cached, ANNA)
     claim = before["data"]["me"]["claims"]["nodes"][0]
-    from gateway import ids
-    from gateway.clock import today, utcnow
+    from gateway.domain.clock import today, utcnow
+    from resolvers.common import ids
 
     async with cached.services.db.transaction() as conn:
         payment_id = await store.insert_payment(

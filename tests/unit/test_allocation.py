@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.allocation import (
+from gateway.domain.allocation import (
     Allocation,
     AllocationResult,
     ClaimBalance,

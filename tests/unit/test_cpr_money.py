@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.cpr import Cpr, InvalidCpr, is_valid
-from gateway.money import MAX_INPUT_OERE, InvalidAmount, format_dkk, parse_oere, to_decimal_string
+from gateway.domain.cpr import Cpr, InvalidCpr, is_valid
+from gateway.domain.money import MAX_INPUT_OERE, InvalidAmount, format_dkk, parse_oere, to_decimal_string
 
 
 def passes_modulus_11(cpr: str) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.enrolments import (
+from gateway.domain.enrolments import (
     TERMINAL_STATUSES,
     EnrolmentStatus,
     InvalidTransition,

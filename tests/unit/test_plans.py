@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.plans import (
+from gateway.domain.plans import (
     MAX_MONTHS,
     MIN_MONTHLY_OERE,
     PlanClaim,

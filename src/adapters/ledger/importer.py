@@ -33,11 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.ledger import models as m
 from adapters.ledger import versions
 from adapters.ledger.db import Database
-from gateway.allocation import Component
-from gateway.claims import ClaimKind, EntryKind
-from gateway.clock import utcnow
-from gateway.cpr import Cpr, InvalidCpr
-from gateway.money import MAX_INPUT_OERE, InvalidAmount, parse_oere, to_decimal_string
+from gateway.domain.allocation import Component
+from gateway.domain.claims import ClaimKind, EntryKind
+from gateway.domain.clock import utcnow
+from gateway.domain.cpr import Cpr, InvalidCpr
+from gateway.domain.money import MAX_INPUT_OERE, InvalidAmount, parse_oere, to_decimal_string
 
 FORMAT_NAME = "betalingsoverblik-import"
 FORMAT_VERSION = 1

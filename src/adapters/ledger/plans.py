@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from adapters.ledger.versions import bump
-from gateway.plans import ScheduledInstallment
+from gateway.domain.plans import ScheduledInstallment
 
 _claims = m.table(m.Claim)
 _entries = m.table(m.LedgerEntry)

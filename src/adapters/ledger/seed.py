@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.ledger import models as m
 from adapters.ledger.db import Database
 from adapters.ledger.versions import bump_all
-from gateway.clock import today as danish_today
-from gateway.clock import utcnow
+from gateway.domain.clock import today as danish_today
+from gateway.domain.clock import utcnow
 
 ANNA, BO, CAMILLA, DAVID = "1507804321", "2203651122", "0311922345", "1010005678"
 DEMO_CASEWORKER = "cw-1001"

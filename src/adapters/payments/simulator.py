@@ -102,7 +102,7 @@ from adapters.payments.client import (
     PAYMENT_METHODS,
     looks_like_cpr,
 )
-from gateway.money import format_dkk
+from gateway.domain.money import format_dkk
 
 PBS_NUMBER: Final = "08915118"  # the simulated creditor's PBS number (made up)
 DEBTOR_GROUP: Final = "00001"

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import payments as store
 from adapters.payments.client import PaymentsRejected, PaymentsUnavailable, looks_like_cpr
-from gateway import ids
-from gateway.clock import utcnow
-from gateway.errors import ErrorCode, GatewayError, payments_unavailable
-from gateway.money import InvalidAmount, parse_oere
+from gateway.domain.clock import utcnow
+from gateway.domain.errors import ErrorCode, GatewayError, payments_unavailable
+from gateway.domain.money import InvalidAmount, parse_oere
+from resolvers.common import ids
+from resolvers.common.errors import UserError, UserErrorCode, user_error
 from resolvers.context import Context, Info
-from resolvers.errors import UserError, UserErrorCode, user_error
 from resolvers.mutations import Outcome, recorded, run_idempotent
 from resolvers.types import Payment, PaymentKind, PaymentMethod, PaymentMethodKind
 

@@ -29,9 +29,9 @@ from adapters.payments.client import (
     payment_from_json,
 )
 from adapters.payments.webhooks import InvalidWebhookEvent, parse_event, verify
-from gateway.allocation import ClaimBalance, allocate_payment, split_outstanding
-from gateway.clock import today, utcnow
-from gateway.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
+from gateway.domain.allocation import ClaimBalance, allocate_payment, split_outstanding
+from gateway.domain.clock import today, utcnow
+from gateway.domain.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
 
 log = structlog.get_logger(__name__)
 

@@ -21,8 +21,9 @@ import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Literal
+
+from gateway.domain.errors import UserErrorCode
 
 MIN_MONTHLY_OERE = 35_000
 """350.00 DKK: the smallest monthly installment (R11, "no exceptions"; nobody can override it)."""
@@ -61,22 +62,8 @@ class ScheduledInstallment:
     amount_oere: int
 
 
-class PlanViolation(StrEnum):
-    """Why a plan is not allowed. Values equal api.md's UserErrorCode where one exists."""
-
-    MONTHLY_AMOUNT_BELOW_MINIMUM = "MONTHLY_AMOUNT_BELOW_MINIMUM"
-    PLAN_TOO_LONG = "PLAN_TOO_LONG"
-    CLAIM_AT_COLLECTION = "CLAIM_AT_COLLECTION"
-    COLLECTION_STATUS_UNAVAILABLE = "COLLECTION_STATUS_UNAVAILABLE"
-    TERMS_NOT_ACCEPTED = "TERMS_NOT_ACCEPTED"
-    CLAIM_NOT_OPEN = "CLAIM_NOT_OPEN"
-    CLAIM_ALREADY_IN_PLAN = "CLAIM_ALREADY_IN_PLAN"
-    INVALID_DATE = "INVALID_DATE"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    # Added codes (api.md: "add more as needed"):
-    NO_CLAIMS_SELECTED = "NO_CLAIMS_SELECTED"
-    DUPLICATE_CLAIMS = "DUPLICATE_CLAIMS"
-    TOTAL_BELOW_MINIMUM_INSTALLMENT = "TOTAL_BELOW_MINIMUM_INSTALLMENT"  # pay it now instead
+# The plan rules report in the one list of user-facing codes (gateway.domain.errors), which GraphQL exposes.
+PlanViolation = UserErrorCode
 
 
 @dataclass(frozen=True)

@@ -80,3 +80,11 @@ def is_valid(text: str) -> bool:
     except InvalidCpr:
         return False
     return True
+
+
+_CPR_LIKE = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
+
+
+def redact(text: str) -> str:
+    """Mask every CPR-shaped number (DDMMYY-SSSS or ten digits): logs' and error messages' last line of defence."""
+    return _CPR_LIKE.sub("******-****", text)

@@ -14,14 +14,12 @@ from adapters.ledger import plans as store
 from adapters.ledger.payments import claims_with_outstanding, update_enrolment
 from adapters.ledger.queries import live_enrolments_by_plan_ids
 from adapters.payments.client import PaymentsRejected, PaymentsUnavailable
-from gateway import ids
-from gateway.auth import CaseworkerViewer
-from gateway.claims import ClaimKind
-from gateway.clock import today, utcnow
-from gateway.collection import status_from_agency_state
-from gateway.errors import ErrorCode, GatewayError, payments_unavailable
-from gateway.money import InvalidAmount, parse_oere
-from gateway.plans import (
+from gateway.domain.claims import ClaimKind
+from gateway.domain.clock import today, utcnow
+from gateway.domain.collection import status_from_agency_state
+from gateway.domain.errors import ErrorCode, GatewayError, payments_unavailable
+from gateway.domain.money import InvalidAmount, parse_oere
+from gateway.domain.plans import (
     FIELD_CLAIM_IDS,
     MAX_MONTHS,
     MIN_MONTHLY_OERE,
@@ -30,9 +28,11 @@ from gateway.plans import (
     build_schedule,
     evaluate_plan,
 )
+from gateway.domain.viewers import CaseworkerViewer
 from resolvers.citizens import write_access_log
+from resolvers.common import ids
+from resolvers.common.errors import UserError, UserErrorCode, user_error
 from resolvers.context import Context, Info
-from resolvers.errors import UserError, UserErrorCode, user_error
 from resolvers.mutations import Outcome, run_idempotent
 from resolvers.types import Connection, InstallmentPlan, InstallmentPlanStatus, Money, check_page, money, paginate
 

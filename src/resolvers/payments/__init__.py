@@ -1,0 +1,1 @@
+"""Payments and automatic payment in GraphQL: types, mutations."""

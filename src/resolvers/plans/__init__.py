@@ -1,0 +1,1 @@
+"""Installment plans (afdragsordning) in GraphQL: types, queries, mutations."""
