@@ -7,37 +7,12 @@ import asyncio
 import sys
 from pathlib import Path
 
+from gateway.ledger_admin import migrate_ledger, seed_ledger
 from gateway.settings import Settings
 
 
 def _settings() -> Settings:
     return Settings()
-
-
-async def _migrate(settings: Settings) -> None:
-    from adapters.ledger.db import Database
-    from adapters.ledger.migrate import upgrade
-
-    db = Database(settings.database_url)
-    try:
-        await upgrade(db)
-    finally:
-        await db.dispose()
-
-
-async def _seed(settings: Settings, citizens: int | None) -> str:
-    from adapters.ledger.db import Database
-    from adapters.ledger.seed import seed_bulk, seed_demo
-
-    db = Database(settings.database_url)
-    try:
-        if citizens:
-            added = await seed_bulk(db, citizens)
-            return f"added {added} generated citizens"
-        await seed_demo(db)
-        return "seeded the demo citizens"
-    finally:
-        await db.dispose()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -57,15 +32,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    asyncio.run(_migrate(_settings()))
+    asyncio.run(migrate_ledger(_settings()))
     print("database is at the latest migration", file=sys.stderr)
     return 0
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
     settings = _settings()
-    asyncio.run(_migrate(settings))
-    print(asyncio.run(_seed(settings, args.citizens)), file=sys.stderr)
+    asyncio.run(migrate_ledger(settings))
+    print(asyncio.run(seed_ledger(settings, args.citizens)), file=sys.stderr)
     return 0
 
 
@@ -73,7 +48,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from adapters.ledger.importer import run_import_file
 
     settings = _settings()
-    asyncio.run(_migrate(settings))
+    asyncio.run(migrate_ledger(settings))
     report = asyncio.run(run_import_file(settings.database_url, Path(args.file)))
     if report.problems:
         print(f"import refused: {len(report.problems)} problem(s); nothing was written", file=sys.stderr)

@@ -26,14 +26,14 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
     from adapters.simserver import ThreadedServer
     from gateway.app import create_app
     from gateway.auth import issue_token
-    from gateway.cli import _migrate, _seed
+    from gateway.ledger_admin import migrate_ledger, seed_ledger
 
     if not settings.is_development:
         print("gateway dev is for development only (GATEWAY_ENVIRONMENT=development)", file=sys.stderr)
         return 2
-    asyncio.run(_migrate(settings))
+    asyncio.run(migrate_ledger(settings))
     if reseed:
-        asyncio.run(_seed(settings, None))
+        asyncio.run(seed_ledger(settings, None))
 
     try:
         gaeldst = ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start()

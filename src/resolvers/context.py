@@ -4,17 +4,41 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from strawberry.types import Info as _Info
 
+from adapters.gaeldst.client import GaeldstClient
+from adapters.ledger.db import Database
 from gateway.domain.errors import ErrorCode, GatewayError, forbidden, unauthenticated
 from gateway.domain.i18n import Language
 from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
+from gateway.settings import Settings
+from gateway.usecases.access import AccessLog
+from gateway.usecases.enrolments import Enrolments
+from gateway.usecases.payments import Payments
+from gateway.usecases.plans import InstallmentPlans
 from resolvers.loaders import Loaders
 
-if TYPE_CHECKING:
-    from gateway.app import Services
+
+class Services(Protocol):
+    """What resolvers use, built by the composition root (``gateway.services``): the use-cases for writes, and
+    the ledger and Gældsstyrelsen for the read path's DataLoaders."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def gaeldst(self) -> GaeldstClient: ...
+    @property
+    def plans(self) -> InstallmentPlans: ...
+    @property
+    def payments(self) -> Payments: ...
+    @property
+    def enrolments(self) -> Enrolments: ...
+    @property
+    def access_log(self) -> AccessLog: ...
 
 
 @dataclass
@@ -31,7 +55,7 @@ class Context:
     _viewer_citizen_id: int | None = field(default=None, repr=False)
 
     @property
-    def db(self) -> Any:
+    def db(self) -> Database:
         return self.services.db
 
     def require_viewer(self) -> CitizenViewer | CaseworkerViewer:

@@ -77,17 +77,16 @@ async def test_a_caseworker_look_up_is_seen_in_the_access_log_at_once(cached: Ap
 
 
 async def test_a_ledger_posting_is_seen_at_once(cached: Api) -> None:
-    from adapters.ledger import payments as store
+    from adapters.ledger.store import SqlLedger
 
     before, _ = await overview(cached, ANNA)
     claim = before["data"]["me"]["claims"]["nodes"][0]
     from gateway.domain.clock import today, utcnow
     from resolvers.common import ids
 
-    async with cached.services.db.transaction() as conn:
+    async with SqlLedger(cached.services.db).transaction() as store:
         payment_id = await store.insert_payment(
-            conn,
-            citizen_id=(await store.claims_with_outstanding(conn, [ids.decode_as(claim["id"], "Claim")]))[0].citizen_id,
+            citizen_id=(await store.claims_with_outstanding([ids.decode_as(claim["id"], "Claim")]))[0].citizen_id,
             method="CARD",
             amount_oere=100,
             return_url="https://x.example",
@@ -95,7 +94,6 @@ async def test_a_ledger_posting_is_seen_at_once(cached: Api) -> None:
             now=utcnow(),
         )
         await store.post_allocations(
-            conn,
             payment_id=payment_id,
             posted_on=today(),
             text="t",

@@ -82,6 +82,11 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
+    async def ping(self) -> None:
+        """Raises if the database cannot be reached (readiness)."""
+        async with self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         await self.read_engine.dispose()

@@ -26,286 +26,284 @@ _events = m.table(m.WebhookEvent)
 _plan_claims = m.table(m.PlanClaim)
 
 
-async def claims_with_outstanding(
-    conn: AsyncConnection, claim_ids: Sequence[int], *, lock: bool = False
-) -> list[Row[Any]]:
-    """The claims with owner, outstanding sum and live plan (if any), for the write paths. ``lock`` takes row
-    locks on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE instead), so racing requests for the
-    same claims (plans, payments, enrolments) queue on them."""
-    ids = list(claim_ids)
-    if lock:
-        await conn.execute(select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update())
-    sums = (
-        select(_entries.c.claim_id, cast(func.sum(_entries.c.amount_oere), BigInteger).label("outstanding_oere"))
-        .where(_entries.c.claim_id.in_(ids))
-        .group_by(_entries.c.claim_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            _claims.c.id,
-            _claims.c.citizen_id,
-            _claims.c.reference,
-            _claims.c.kind,
-            _claims.c.due_on,
-            func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
-            _plan_claims.c.plan_id.label("live_plan_id"),
-        )
-        .select_from(
-            _claims.outerjoin(sums, sums.c.claim_id == _claims.c.id).outerjoin(
-                _plan_claims, _plan_claims.c.live_claim_id == _claims.c.id
+class PaymentStatements:
+    """Payments' and enrolments' writes and locked reads, on the connection of the caller's transaction."""
+
+    conn: AsyncConnection
+
+    async def claims_with_outstanding(self, claim_ids: Sequence[int], *, lock: bool = False) -> list[Row[Any]]:
+        """The claims with owner, outstanding sum and live plan (if any), for the write paths. ``lock`` takes row
+        locks on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE instead), so racing requests for the
+        same claims (plans, payments, enrolments) queue on them."""
+        ids = list(claim_ids)
+        if lock:
+            await self.conn.execute(
+                select(_claims.c.id).where(_claims.c.id.in_(ids)).order_by(_claims.c.id).with_for_update()
             )
+        sums = (
+            select(_entries.c.claim_id, cast(func.sum(_entries.c.amount_oere), BigInteger).label("outstanding_oere"))
+            .where(_entries.c.claim_id.in_(ids))
+            .group_by(_entries.c.claim_id)
+            .subquery()
         )
-        .where(_claims.c.id.in_(ids))
-    )
-    return list(await conn.execute(stmt))
-
-
-async def entries_for_claims(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[Row[Any]]:
-    stmt = (
-        select(_entries.c.claim_id, _entries.c.kind, _entries.c.component, _entries.c.amount_oere)
-        .where(_entries.c.claim_id.in_(list(claim_ids)))
-        .order_by(_entries.c.claim_id, _entries.c.posted_on, _entries.c.id)
-    )
-    return list(await conn.execute(stmt))
-
-
-# --- payments ----------------------------------------------------------------------------------------------
-
-
-async def insert_payment(
-    conn: AsyncConnection,
-    *,
-    citizen_id: int,
-    method: str,
-    amount_oere: int,
-    return_url: str,
-    claim_ids: Sequence[int],
-    now: datetime,
-) -> int:
-    payment_id = (
-        await conn.execute(
-            insert(_payments)
-            .values(
-                citizen_id=citizen_id,
-                method=method,
-                status="CREATED",
-                amount_oere=amount_oere,
-                return_url=return_url,
-                created_at=now,
-                updated_at=now,
+        stmt = (
+            select(
+                _claims.c.id,
+                _claims.c.citizen_id,
+                _claims.c.reference,
+                _claims.c.kind,
+                _claims.c.due_on,
+                func.coalesce(sums.c.outstanding_oere, 0).label("outstanding_oere"),
+                _plan_claims.c.plan_id.label("live_plan_id"),
             )
-            .returning(_payments.c.id)
+            .select_from(
+                _claims.outerjoin(sums, sums.c.claim_id == _claims.c.id).outerjoin(
+                    _plan_claims, _plan_claims.c.live_claim_id == _claims.c.id
+                )
+            )
+            .where(_claims.c.id.in_(ids))
         )
-    ).scalar_one()
-    await conn.execute(insert(_payment_claims), [{"payment_id": payment_id, "claim_id": c} for c in claim_ids])
-    await bump(conn, citizens=[citizen_id])
-    return int(payment_id)
+        return list(await self.conn.execute(stmt))
 
+    async def entries_for_claims(self, claim_ids: Sequence[int]) -> list[Row[Any]]:
+        stmt = (
+            select(_entries.c.claim_id, _entries.c.kind, _entries.c.component, _entries.c.amount_oere)
+            .where(_entries.c.claim_id.in_(list(claim_ids)))
+            .order_by(_entries.c.claim_id, _entries.c.posted_on, _entries.c.id)
+        )
+        return list(await self.conn.execute(stmt))
 
-async def payment_for_update(conn: AsyncConnection, payment_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_payments).where(_payments.c.id == payment_id).with_for_update())).first()
+    # --- payments ----------------------------------------------------------------------------------------------
 
+    async def insert_payment(
+        self,
+        *,
+        citizen_id: int,
+        method: str,
+        amount_oere: int,
+        return_url: str,
+        claim_ids: Sequence[int],
+        now: datetime,
+    ) -> int:
+        payment_id = (
+            await self.conn.execute(
+                insert(_payments)
+                .values(
+                    citizen_id=citizen_id,
+                    method=method,
+                    status="CREATED",
+                    amount_oere=amount_oere,
+                    return_url=return_url,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(_payments.c.id)
+            )
+        ).scalar_one()
+        await self.conn.execute(insert(_payment_claims), [{"payment_id": payment_id, "claim_id": c} for c in claim_ids])
+        await bump(self.conn, citizens=[citizen_id])
+        return int(payment_id)
 
-async def payment_claim_ids(conn: AsyncConnection, payment_id: int) -> list[int]:
-    rows = await conn.execute(select(_payment_claims.c.claim_id).where(_payment_claims.c.payment_id == payment_id))
-    return [int(r[0]) for r in rows]
+    async def payment_for_update(self, payment_id: int) -> Row[Any] | None:
+        return (
+            await self.conn.execute(select(_payments).where(_payments.c.id == payment_id).with_for_update())
+        ).first()
 
+    async def payment_claim_ids(self, payment_id: int) -> list[int]:
+        rows = await self.conn.execute(
+            select(_payment_claims.c.claim_id).where(_payment_claims.c.payment_id == payment_id)
+        )
+        return [int(r[0]) for r in rows]
 
-async def set_payment_provider(conn: AsyncConnection, payment_id: int, *, provider_ref: str, redirect_url: str) -> None:
-    await conn.execute(
-        update(_payments)
-        .where(_payments.c.id == payment_id, _payments.c.provider_ref.is_(None))
-        .values(provider_ref=provider_ref, redirect_url=redirect_url)
-    )
-    await bump(conn, payments=[payment_id])
+    async def set_payment_provider(self, payment_id: int, *, provider_ref: str, redirect_url: str | None) -> None:
+        await self.conn.execute(
+            update(_payments)
+            .where(_payments.c.id == payment_id, _payments.c.provider_ref.is_(None))
+            .values(provider_ref=provider_ref, redirect_url=redirect_url)
+        )
+        await bump(self.conn, payments=[payment_id])
 
+    async def update_payment(self, payment_id: int, **values: Any) -> None:
+        await self.conn.execute(update(_payments).where(_payments.c.id == payment_id).values(**values))
+        await bump(self.conn, payments=[payment_id])
 
-async def update_payment(conn: AsyncConnection, payment_id: int, **values: Any) -> None:
-    await conn.execute(update(_payments).where(_payments.c.id == payment_id).values(**values))
-    await bump(conn, payments=[payment_id])
+    async def post_allocations(
+        self,
+        *,
+        payment_id: int,
+        posted_on: date,
+        text: str,
+        allocations: Sequence[tuple[int, str, int]],
+        now: datetime,
+    ) -> None:
+        """One PAYMENT entry per (claim, component, øre) allocation, negative, tagged with the payment."""
+        if not allocations:
+            return
+        await self.conn.execute(
+            insert(_entries),
+            [
+                {
+                    "claim_id": claim_id,
+                    "posted_on": posted_on,
+                    "kind": "PAYMENT",
+                    "component": component,
+                    "text": text,
+                    "amount_oere": -amount,
+                    "external_ref": None,
+                    "payment_id": payment_id,
+                    "created_at": now,
+                }
+                for claim_id, component, amount in allocations
+            ],
+        )
+        await bump(self.conn, payments=[payment_id])
 
+    async def open_payments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+        stmt = (
+            select(_payments.c.id, _payments.c.provider_ref)
+            .where(_payments.c.status.in_(("CREATED", "AUTHORIZED")), _payments.c.created_at < older_than)
+            .order_by(_payments.c.id)
+            .limit(limit)
+        )
+        return list(await self.conn.execute(stmt))
 
-async def post_allocations(
-    conn: AsyncConnection,
-    *,
-    payment_id: int,
-    posted_on: date,
-    text: str,
-    allocations: Sequence[tuple[int, str, int]],
-    now: datetime,
-) -> None:
-    """One PAYMENT entry per (claim, component, øre) allocation, negative, tagged with the payment."""
-    if not allocations:
-        return
-    await conn.execute(
-        insert(_entries),
-        [
-            {
-                "claim_id": claim_id,
-                "posted_on": posted_on,
-                "kind": "PAYMENT",
-                "component": component,
-                "text": text,
-                "amount_oere": -amount,
-                "external_ref": None,
-                "payment_id": payment_id,
-                "created_at": now,
-            }
-            for claim_id, component, amount in allocations
-        ],
-    )
-    await bump(conn, payments=[payment_id])
+    # --- enrolments --------------------------------------------------------------------------------------------
 
+    async def account(self, account_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_accounts).where(_accounts.c.id == account_id))).first()
 
-async def open_payments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
-    stmt = (
-        select(_payments.c.id, _payments.c.provider_ref)
-        .where(_payments.c.status.in_(("CREATED", "AUTHORIZED")), _payments.c.created_at < older_than)
-        .order_by(_payments.c.id)
-        .limit(limit)
-    )
-    return list(await conn.execute(stmt))
+    async def plan(self, plan_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
 
-
-# --- enrolments --------------------------------------------------------------------------------------------
-
-
-async def account(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_accounts).where(_accounts.c.id == account_id))).first()
-
-
-async def plan(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
-
-
-async def live_enrolment_conflicts(conn: AsyncConnection, *, claim_ids: Sequence[int], plan_id: int | None) -> bool:
-    """True if any claim covered (directly, or through the plan) already has a live enrolment, directly or
-    through a live plan it is in: a claim is drawn by at most one automatic payment."""
-    covered = set(claim_ids)
-    if plan_id is not None:
-        if (await conn.execute(select(_enrolments.c.id).where(_enrolments.c.live_plan_id == plan_id))).first():
+    async def live_enrolment_conflicts(self, *, claim_ids: Sequence[int], plan_id: int | None) -> bool:
+        """True if any claim covered (directly, or through the plan) already has a live enrolment, directly or
+        through a live plan it is in: a claim is drawn by at most one automatic payment."""
+        covered = set(claim_ids)
+        if plan_id is not None:
+            if (await self.conn.execute(select(_enrolments.c.id).where(_enrolments.c.live_plan_id == plan_id))).first():
+                return True
+            plan_claims = select(_plan_claims.c.claim_id).where(_plan_claims.c.plan_id == plan_id)
+            covered |= {int(c) for c in (await self.conn.execute(plan_claims)).scalars()}
+        if not covered:
+            return False
+        direct = select(_enrolment_claims.c.claim_id).where(_enrolment_claims.c.live_claim_id.in_(covered))
+        if (await self.conn.execute(direct)).first() is not None:
             return True
-        plan_claims = select(_plan_claims.c.claim_id).where(_plan_claims.c.plan_id == plan_id)
-        covered |= {int(c) for c in (await conn.execute(plan_claims)).scalars()}
-    if not covered:
-        return False
-    direct = select(_enrolment_claims.c.claim_id).where(_enrolment_claims.c.live_claim_id.in_(covered))
-    if (await conn.execute(direct)).first() is not None:
-        return True
-    through_plan = (
-        select(_plan_claims.c.claim_id)
-        .join(_enrolments, _enrolments.c.live_plan_id == _plan_claims.c.plan_id)
-        .where(_plan_claims.c.live_claim_id.in_(covered))
-    )
-    return (await conn.execute(through_plan)).first() is not None
+        through_plan = (
+            select(_plan_claims.c.claim_id)
+            .join(_enrolments, _enrolments.c.live_plan_id == _plan_claims.c.plan_id)
+            .where(_plan_claims.c.live_claim_id.in_(covered))
+        )
+        return (await self.conn.execute(through_plan)).first() is not None
 
-
-async def insert_enrolment(
-    conn: AsyncConnection,
-    *,
-    citizen_id: int,
-    kind: str,
-    account_id: int | None,
-    plan_id: int | None,
-    claim_ids: Sequence[int],
-    now: datetime,
-) -> int:
-    enrolment_id = (
-        await conn.execute(
-            insert(_enrolments)
-            .values(
-                citizen_id=citizen_id,
-                kind=kind,
-                status="PENDING",
-                mobilepay_account_id=account_id,
-                plan_id=plan_id,
-                live_plan_id=plan_id,
-                requested_at=now,
-                provider_sequence=0,
+    async def insert_enrolment(
+        self,
+        *,
+        citizen_id: int,
+        kind: str,
+        account_id: int | None,
+        plan_id: int | None,
+        claim_ids: Sequence[int],
+        now: datetime,
+    ) -> int:
+        enrolment_id = (
+            await self.conn.execute(
+                insert(_enrolments)
+                .values(
+                    citizen_id=citizen_id,
+                    kind=kind,
+                    status="PENDING",
+                    mobilepay_account_id=account_id,
+                    plan_id=plan_id,
+                    live_plan_id=plan_id,
+                    requested_at=now,
+                    provider_sequence=0,
+                )
+                .returning(_enrolments.c.id)
             )
-            .returning(_enrolments.c.id)
+        ).scalar_one()
+        if claim_ids:
+            await self.conn.execute(
+                insert(_enrolment_claims),
+                [{"enrolment_id": enrolment_id, "claim_id": c, "live_claim_id": c} for c in claim_ids],
+            )
+        await bump(self.conn, citizens=[citizen_id])
+        return int(enrolment_id)
+
+    async def enrolment_for_update(self, enrolment_id: int) -> Row[Any] | None:
+        return (
+            await self.conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id).with_for_update())
+        ).first()
+
+    async def set_enrolment_provider(
+        self, enrolment_id: int, *, provider_ref: str, confirmation_url: str | None
+    ) -> None:
+        await self.conn.execute(
+            update(_enrolments)
+            .where(_enrolments.c.id == enrolment_id, _enrolments.c.provider_ref.is_(None))
+            .values(provider_ref=provider_ref, confirmation_url=confirmation_url)
         )
-    ).scalar_one()
-    if claim_ids:
-        await conn.execute(
-            insert(_enrolment_claims),
-            [{"enrolment_id": enrolment_id, "claim_id": c, "live_claim_id": c} for c in claim_ids],
+        await bump(self.conn, enrolments=[enrolment_id])
+
+    async def update_enrolment(self, enrolment_id: int, *, live: bool, **values: Any) -> None:
+        if not live:
+            values["live_plan_id"] = None
+            await self.conn.execute(
+                update(_enrolment_claims)
+                .where(_enrolment_claims.c.enrolment_id == enrolment_id)
+                .values(live_claim_id=None)
+            )
+        await self.conn.execute(update(_enrolments).where(_enrolments.c.id == enrolment_id).values(**values))
+        await bump(self.conn, enrolments=[enrolment_id])
+
+    async def pending_enrolments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+        """PENDING enrolments, with the MobilePay account's provider reference (for ones never sent to the provider)."""
+        stmt = (
+            select(_enrolments.c.id, _enrolments.c.provider_ref, _accounts.c.provider_ref.label("account_ref"))
+            .select_from(_enrolments.outerjoin(_accounts, _accounts.c.id == _enrolments.c.mobilepay_account_id))
+            .where(_enrolments.c.status == "PENDING", _enrolments.c.requested_at < older_than)
+            .order_by(_enrolments.c.id)
+            .limit(limit)
         )
-    await bump(conn, citizens=[citizen_id])
-    return int(enrolment_id)
+        return list(await self.conn.execute(stmt))
 
+    # --- webhook events -------------------------------------------------------------------------------------------
 
-async def enrolment_for_update(conn: AsyncConnection, enrolment_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id).with_for_update())).first()
+    async def record_event(self, *, event_id: str, event_type: str, now: datetime) -> bool:
+        """Remember a processed event; False when it was processed before (redelivery)."""
+        values = {"event_id": event_id, "event_type": event_type, "received_at": now}
+        dialect = self.conn.dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = pg_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        else:
+            stmt = sqlite_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+        result = await self.conn.execute(stmt)
+        return bool(result.rowcount)
 
+    async def event_seen(self, event_id: str) -> bool:
+        return (
+            await self.conn.execute(select(_events.c.event_id).where(_events.c.event_id == event_id))
+        ).first() is not None
 
-async def set_enrolment_provider(
-    conn: AsyncConnection, enrolment_id: int, *, provider_ref: str, confirmation_url: str | None
-) -> None:
-    await conn.execute(
-        update(_enrolments)
-        .where(_enrolments.c.id == enrolment_id, _enrolments.c.provider_ref.is_(None))
-        .values(provider_ref=provider_ref, confirmation_url=confirmation_url)
-    )
-    await bump(conn, enrolments=[enrolment_id])
+    async def payment_id_by_provider_ref(self, provider_ref: str) -> int | None:
+        found = (
+            await self.conn.execute(select(_payments.c.id).where(_payments.c.provider_ref == provider_ref))
+        ).first()
+        return int(found[0]) if found else None
 
+    async def enrolment_id_by_provider_ref(self, provider_ref: str) -> int | None:
+        found = (
+            await self.conn.execute(select(_enrolments.c.id).where(_enrolments.c.provider_ref == provider_ref))
+        ).first()
+        return int(found[0]) if found else None
 
-async def update_enrolment(conn: AsyncConnection, enrolment_id: int, *, live: bool, **values: Any) -> None:
-    if not live:
-        values["live_plan_id"] = None
-        await conn.execute(
-            update(_enrolment_claims).where(_enrolment_claims.c.enrolment_id == enrolment_id).values(live_claim_id=None)
-        )
-    await conn.execute(update(_enrolments).where(_enrolments.c.id == enrolment_id).values(**values))
-    await bump(conn, enrolments=[enrolment_id])
+    async def payment_row(self, payment_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_payments).where(_payments.c.id == payment_id))).first()
 
+    async def enrolment_row(self, enrolment_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id))).first()
 
-async def pending_enrolments(conn: AsyncConnection, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
-    """PENDING enrolments, with the MobilePay account's provider reference (for ones never sent to the provider)."""
-    stmt = (
-        select(_enrolments.c.id, _enrolments.c.provider_ref, _accounts.c.provider_ref.label("account_ref"))
-        .select_from(_enrolments.outerjoin(_accounts, _accounts.c.id == _enrolments.c.mobilepay_account_id))
-        .where(_enrolments.c.status == "PENDING", _enrolments.c.requested_at < older_than)
-        .order_by(_enrolments.c.id)
-        .limit(limit)
-    )
-    return list(await conn.execute(stmt))
-
-
-# --- webhook events -------------------------------------------------------------------------------------------
-
-
-async def record_event(conn: AsyncConnection, *, event_id: str, event_type: str, now: datetime) -> bool:
-    """Remember a processed event; False when it was processed before (redelivery)."""
-    values = {"event_id": event_id, "event_type": event_type, "received_at": now}
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = pg_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    else:
-        stmt = sqlite_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-    result = await conn.execute(stmt)
-    return bool(result.rowcount)
-
-
-async def event_seen(conn: AsyncConnection, event_id: str) -> bool:
-    return (await conn.execute(select(_events.c.event_id).where(_events.c.event_id == event_id))).first() is not None
-
-
-async def payment_id_by_provider_ref(conn: AsyncConnection, provider_ref: str) -> int | None:
-    found = (await conn.execute(select(_payments.c.id).where(_payments.c.provider_ref == provider_ref))).first()
-    return int(found[0]) if found else None
-
-
-async def enrolment_id_by_provider_ref(conn: AsyncConnection, provider_ref: str) -> int | None:
-    found = (await conn.execute(select(_enrolments.c.id).where(_enrolments.c.provider_ref == provider_ref))).first()
-    return int(found[0]) if found else None
-
-
-async def payment_row(conn: AsyncConnection, payment_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_payments).where(_payments.c.id == payment_id))).first()
-
-
-async def enrolment_row(conn: AsyncConnection, enrolment_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id))).first()
+    async def live_enrolments_of_plan(self, plan_id: int) -> list[Row[Any]]:
+        """The plan's live enrolment (at most one), with its provider reference."""
+        return list(await self.conn.execute(select(_enrolments).where(_enrolments.c.live_plan_id == plan_id)))

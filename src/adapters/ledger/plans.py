@@ -20,104 +20,111 @@ _plan_claims = m.table(m.PlanClaim)
 _installments = m.table(m.Installment)
 
 
-async def insert_plan(
-    conn: AsyncConnection,
-    *,
-    citizen_id: int,
-    status: str,
-    claims: Sequence[tuple[int, int]],
-    principal_oere: int,
-    monthly_oere: int,
-    day_of_month: int,
-    schedule: Sequence[ScheduledInstallment],
-    excludes_future_interest: bool,
-    assessment_requested: bool,
-    created_by: str,
-    now: datetime,
-) -> int:
-    plan_id = (
-        await conn.execute(
-            insert(_plans)
-            .values(
-                citizen_id=citizen_id,
-                status=status,
-                principal_oere=principal_oere,
-                monthly_amount_oere=monthly_oere,
-                months=len(schedule),
-                day_of_month=day_of_month,
-                excludes_future_interest=excludes_future_interest,
-                assessment_requested=assessment_requested,
-                terms_accepted_at=now,
-                created_by=created_by,
-                created_at=now,
+class PlanStatements:
+    """Installment plans' writes and locked reads, on the connection of the caller's transaction."""
+
+    conn: AsyncConnection
+
+    async def insert_plan(
+        self,
+        *,
+        citizen_id: int,
+        status: str,
+        claims: Sequence[tuple[int, int]],
+        principal_oere: int,
+        monthly_oere: int,
+        day_of_month: int,
+        schedule: Sequence[ScheduledInstallment],
+        excludes_future_interest: bool,
+        assessment_requested: bool,
+        created_by: str,
+        now: datetime,
+    ) -> int:
+        plan_id = (
+            await self.conn.execute(
+                insert(_plans)
+                .values(
+                    citizen_id=citizen_id,
+                    status=status,
+                    principal_oere=principal_oere,
+                    monthly_amount_oere=monthly_oere,
+                    months=len(schedule),
+                    day_of_month=day_of_month,
+                    excludes_future_interest=excludes_future_interest,
+                    assessment_requested=assessment_requested,
+                    terms_accepted_at=now,
+                    created_by=created_by,
+                    created_at=now,
+                )
+                .returning(_plans.c.id)
             )
-            .returning(_plans.c.id)
+        ).scalar_one()
+        await self.conn.execute(
+            insert(_plan_claims),
+            [
+                {"plan_id": plan_id, "claim_id": cid, "outstanding_oere": amount, "live_claim_id": cid}
+                for cid, amount in claims
+            ],
         )
-    ).scalar_one()
-    await conn.execute(
-        insert(_plan_claims),
-        [
-            {"plan_id": plan_id, "claim_id": cid, "outstanding_oere": amount, "live_claim_id": cid}
-            for cid, amount in claims
-        ],
-    )
-    await replace_schedule(conn, plan_id, schedule)
-    await bump(conn, citizens=[citizen_id])
-    return int(plan_id)
+        await self.replace_schedule(plan_id, schedule)
+        await bump(self.conn, citizens=[citizen_id])
+        return int(plan_id)
 
-
-async def replace_schedule(conn: AsyncConnection, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None:
-    await conn.execute(delete(_installments).where(_installments.c.plan_id == plan_id))
-    await conn.execute(
-        insert(_installments),
-        [
-            {"plan_id": plan_id, "number": s.number, "due_on": s.due_on, "amount_oere": s.amount_oere, "paid_oere": 0}
-            for s in schedule
-        ],
-    )
-    await bump(conn, plans=[plan_id])
-
-
-async def plan_for_update(conn: AsyncConnection, plan_id: int) -> Row[Any] | None:
-    return (await conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
-
-
-async def plan_claim_rows(conn: AsyncConnection, plan_id: int) -> list[Row[Any]]:
-    stmt = (
-        select(_plan_claims.c.claim_id, _plan_claims.c.outstanding_oere, _claims.c.reference)
-        .select_from(_plan_claims.join(_claims, _claims.c.id == _plan_claims.c.claim_id))
-        .where(_plan_claims.c.plan_id == plan_id)
-    )
-    return list(await conn.execute(stmt))
-
-
-async def approve(
-    conn: AsyncConnection, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
-) -> None:
-    await conn.execute(
-        update(_plans)
-        .where(_plans.c.id == plan_id)
-        .values(
-            status="ACTIVE",
-            approved_by=by,
-            approved_at=now,
-            approval_note=note,
-            principal_oere=principal_oere,
-            months=months,
+    async def replace_schedule(self, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None:
+        await self.conn.execute(delete(_installments).where(_installments.c.plan_id == plan_id))
+        await self.conn.execute(
+            insert(_installments),
+            [
+                {
+                    "plan_id": plan_id,
+                    "number": s.number,
+                    "due_on": s.due_on,
+                    "amount_oere": s.amount_oere,
+                    "paid_oere": 0,
+                }
+                for s in schedule
+            ],
         )
-    )
-    await bump(conn, plans=[plan_id])
+        await bump(self.conn, plans=[plan_id])
 
+    async def plan_for_update(self, plan_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
 
-async def cancel(conn: AsyncConnection, plan_id: int, *, by: str, now: datetime) -> None:
-    await conn.execute(
-        update(_plans).where(_plans.c.id == plan_id).values(status="CANCELLED", cancelled_at=now, cancelled_by=by)
-    )
-    # The claims are free for a new plan again.
-    await conn.execute(update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None))
-    await bump(conn, plans=[plan_id])
+    async def plan_claim_rows(self, plan_id: int) -> list[Row[Any]]:
+        stmt = (
+            select(_plan_claims.c.claim_id, _plan_claims.c.outstanding_oere, _claims.c.reference)
+            .select_from(_plan_claims.join(_claims, _claims.c.id == _plan_claims.c.claim_id))
+            .where(_plan_claims.c.plan_id == plan_id)
+        )
+        return list(await self.conn.execute(stmt))
 
+    async def approve(
+        self, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
+    ) -> None:
+        await self.conn.execute(
+            update(_plans)
+            .where(_plans.c.id == plan_id)
+            .values(
+                status="ACTIVE",
+                approved_by=by,
+                approved_at=now,
+                approval_note=note,
+                principal_oere=principal_oere,
+                months=months,
+            )
+        )
+        await bump(self.conn, plans=[plan_id])
 
-async def pending_plans(conn: AsyncConnection) -> list[Row[Any]]:
-    stmt = select(_plans).where(_plans.c.status == "PENDING_APPROVAL").order_by(_plans.c.created_at, _plans.c.id)
-    return list(await conn.execute(stmt))
+    async def cancel(self, plan_id: int, *, by: str, now: datetime) -> None:
+        await self.conn.execute(
+            update(_plans).where(_plans.c.id == plan_id).values(status="CANCELLED", cancelled_at=now, cancelled_by=by)
+        )
+        # The claims are free for a new plan again.
+        await self.conn.execute(
+            update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None)
+        )
+        await bump(self.conn, plans=[plan_id])
+
+    async def pending_plans(self) -> list[Row[Any]]:
+        stmt = select(_plans).where(_plans.c.status == "PENDING_APPROVAL").order_by(_plans.c.created_at, _plans.c.id)
+        return list(await self.conn.execute(stmt))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import urlsplit
 
 _PATTERN = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})$")  # ASCII digits only
 
@@ -88,3 +89,25 @@ _CPR_LIKE = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
 def redact(text: str) -> str:
     """Mask every CPR-shaped number (DDMMYY-SSSS or ten digits): logs' and error messages' last line of defence."""
     return _CPR_LIKE.sub("******-****", text)
+
+
+# DDMMYY-SSSS with a plausible day and month (cpr.dk); with or without the hyphen/space.
+_CPR_SEPARATED_RE: re.Pattern[str] = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[- ]\d{4}(?!\d)")
+_CPR_BARE_RE: re.Pattern[str] = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{6}(?!\d)")
+
+
+def looks_like_cpr(text: str, *, bare_digits: bool = True) -> bool:
+    """True if ``text`` contains something shaped like a CPR number.
+
+    ``bare_digits=False`` only flags the separated form ``DDMMYY-SSSS`` so that ten-digit invoice or claim
+    numbers in references and descriptions are not mistaken for one.
+    """
+    if _CPR_SEPARATED_RE.search(text):
+        return True
+    return bare_digits and bool(_CPR_BARE_RE.search(text))
+
+
+def valid_return_url(url: str) -> bool:
+    """An http(s) URL of sane length with no CPR-shaped number in it (it would reach the provider and its logs)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500 and not looks_like_cpr(url)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import strawberry
 
@@ -25,3 +25,8 @@ class UserError:
 def user_error(code: UserErrorCode | str, language: Language, field: Sequence[str] | None = None) -> UserError:
     c = code if isinstance(code, UserErrorCode) else UserErrorCode(code)
     return UserError(code=c, field=list(field) if field is not None else None, message=translate(c.value, language))
+
+
+def user_errors(problems: Iterable[tuple[UserErrorCode, Sequence[str] | None]], language: Language) -> list[UserError]:
+    """A use-case's problems (code, field path) as translated ``userErrors``."""
+    return [user_error(code, language, field) for code, field in problems]

@@ -48,6 +48,14 @@ def decode_as(global_id: str, type_name: str) -> int:
     return key
 
 
+def decode_or_none(global_id: str, type_name: str) -> int | None:
+    """The key of a global ID of ``type_name``, or None when it is not one (mutations report that per field)."""
+    try:
+        return decode_as(global_id, type_name)
+    except InvalidGlobalId:
+        return None
+
+
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 

@@ -1,0 +1,229 @@
+"""Automatic payment (R4, R5, R9, R10): enrol bills or a plan in Betalingsservice or a MobilePay subscription,
+stop an enrolment, and apply the provider's view of its agreement (PENDING → ACTIVE → STOPPED / EXPIRED).
+
+The provider is always told first when stopping: our record must never say "stopped" while money can still be
+drawn. Applying the provider's state is order-safe (versions) and follows ``domain.enrolments``' transitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from gateway.domain.clock import utcnow
+from gateway.domain.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
+from gateway.domain.errors import UserErrorCode, payments_unavailable
+from gateway.usecases.idempotency import Outcome, Problems, recorded, refused, run_idempotent
+from gateway.usecases.payments import owned_open_claims
+from gateway.usecases.ports import (
+    Ledger,
+    LedgerTx,
+    PaymentProvider,
+    ProviderAgreement,
+    ProviderRejected,
+    ProviderUnavailable,
+    Row,
+)
+
+log = structlog.get_logger(__name__)
+
+METHOD_FIELD = ("input", "paymentMethodId")
+
+
+def customer_ref(citizen_id: int) -> str:
+    """An opaque reference for the provider: never a CPR number."""
+    return f"rk-citizen-{citizen_id}"
+
+
+class Enrolments:
+    def __init__(self, ledger: Ledger, provider: PaymentProvider, public_url: str) -> None:
+        self.ledger = ledger
+        self.provider = provider
+        self.public_url = public_url
+
+    @property
+    def default_return_url(self) -> str:
+        return f"{self.public_url}/graphql"
+
+    async def enrol(
+        self,
+        *,
+        actor: str,
+        citizen_id: int | None,
+        kind: str,
+        claim_ids: Sequence[int],
+        plan_id: int | None,
+        account_id: int | None,
+        return_url: str,
+        problems: Problems,
+        idempotency_key: str,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        """Enrol bills (``claim_ids``) or a plan (``plan_id``); a MobilePay subscription draws on the citizen's
+        chosen account. The agreement is created at the provider after the commit (a retry or the poll
+        finishes it if the provider is down)."""
+
+        async def work(tx: LedgerTx) -> Outcome:
+            if problems or citizen_id is None:
+                return Outcome(errors=list(problems) or [(UserErrorCode.NOT_ALLOWED, None)])
+            account_ref = None
+            if account_id is not None:
+                account = await tx.account(account_id)
+                if account is None or account.citizen_id != citizen_id:
+                    return refused(UserErrorCode.MOBILEPAY_ACCOUNT_NOT_FOUND, "input", "mobilePayAccountId")
+                account_ref = account.provider_ref
+            if plan_id is not None:
+                plan = await tx.plan(plan_id)
+                if plan is None or plan.citizen_id != citizen_id:
+                    return refused(UserErrorCode.PLAN_NOT_FOUND, "input", "planId")
+                if plan.status not in ("ACTIVE", "PENDING_APPROVAL"):
+                    return refused(UserErrorCode.NOT_ALLOWED, "input", "planId")
+            else:
+                _, claim_errors = await owned_open_claims(tx, claim_ids, citizen_id, "claimIds", lock=True)
+                if claim_errors:
+                    return Outcome(errors=claim_errors)
+            if await tx.live_enrolment_conflicts(claim_ids=claim_ids, plan_id=plan_id):
+                field = "planId" if plan_id is not None else "claimIds"
+                return refused(UserErrorCode.ENROLMENT_ALREADY_ACTIVE, "input", field)
+            enrolment_id = await tx.insert_enrolment(
+                citizen_id=citizen_id,
+                kind=kind,
+                account_id=account_id,
+                plan_id=plan_id,
+                claim_ids=claim_ids,
+                now=utcnow(),
+            )
+            return Outcome(result={"paymentMethod": enrolment_id, "accountRef": account_ref})
+
+        outcome = await run_idempotent(self.ledger, actor, "enrolAutomaticPayment", idempotency_key, payload, work)
+        if outcome.ok:
+            try:
+                await self.ensure_provider_agreement(
+                    int(outcome.result["paymentMethod"]),
+                    account_ref=outcome.result.get("accountRef"),
+                    return_url=return_url,
+                )
+            except (ProviderUnavailable, ProviderRejected):
+                raise payments_unavailable() from None
+        return outcome
+
+    async def enrolment(self, enrolment_id: int) -> Row | None:
+        async with self.ledger.read() as tx:
+            return await tx.enrolment_row(enrolment_id)
+
+    async def owned(self, enrolment_id: int | None, citizen_id: int | None) -> Row | None:
+        """The enrolment if it is the citizen's."""
+        row = await self.enrolment(enrolment_id) if enrolment_id is not None else None
+        return row if row is not None and row.citizen_id == citizen_id else None
+
+    async def stop(
+        self,
+        *,
+        actor: str,
+        citizen_id: int | None,
+        enrolment_id: int | None,
+        idempotency_key: str,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        """Stop an enrolment: at the provider first, then in the ledger. A stopped one never comes back; stopping
+        again is a no-op, and a replayed key does not ask the provider again."""
+        row = await self.owned(enrolment_id, citizen_id)
+        if row is None:
+            return refused(UserErrorCode.PAYMENT_METHOD_NOT_FOUND, *METHOD_FIELD)
+        earlier = await recorded(self.ledger, actor, "stopAutomaticPayment", idempotency_key, payload)
+        if earlier is not None:
+            return earlier
+        if row.status in ("PENDING", "ACTIVE") and row.provider_ref is not None:
+            try:
+                await self.stop_agreement(row.id, row.provider_ref)
+            except (ProviderUnavailable, ProviderRejected):
+                raise payments_unavailable() from None
+
+        async def work(tx: LedgerTx) -> Outcome:
+            current = await tx.enrolment_for_update(row.id)
+            if current is not None and current.status in ("PENDING", "ACTIVE"):
+                await tx.update_enrolment(row.id, live=False, status="STOPPED", ended_at=utcnow())
+            return Outcome(result={"paymentMethod": row.id})
+
+        return await run_idempotent(self.ledger, actor, "stopAutomaticPayment", idempotency_key, payload, work)
+
+    async def stop_for_plan(self, plan_id: int) -> None:
+        """Stop the automatic payment of a plan that ended (cancelled); safe to repeat."""
+        async with self.ledger.read() as tx:
+            live = await tx.live_enrolments_of_plan(plan_id)
+        for enrolment in live:
+            try:
+                if enrolment.provider_ref is not None:
+                    await self.stop_agreement(enrolment.id, enrolment.provider_ref)
+                async with self.ledger.transaction() as tx:
+                    await tx.update_enrolment(enrolment.id, live=False, status="STOPPED", ended_at=utcnow())
+            except (ProviderUnavailable, ProviderRejected):
+                raise payments_unavailable() from None
+
+    async def ensure_provider_agreement(self, enrolment_id: int, *, account_ref: str | None, return_url: str) -> None:
+        async with self.ledger.read() as tx:
+            row = await tx.enrolment_row(enrolment_id)
+        if row is None or row.provider_ref is not None:
+            return
+        agreement = await self.provider.create_agreement(
+            idempotency_key=f"enrol-{enrolment_id}",
+            kind=row.kind,
+            customer_ref=customer_ref(row.citizen_id),
+            mobilepay_account_ref=account_ref,
+            description="Randers Kommune, automatisk betaling",
+            return_url=return_url if row.kind == "MOBILEPAY_SUBSCRIPTION" else None,
+        )
+        async with self.ledger.transaction() as tx:
+            await tx.set_enrolment_provider(
+                enrolment_id, provider_ref=agreement.id, confirmation_url=agreement.confirmation_url
+            )
+        await self.sync_agreement(enrolment_id, agreement)
+
+    async def sync_agreement(self, enrolment_id: int, agreement: ProviderAgreement) -> str:
+        async with self.ledger.transaction() as tx:
+            row = await tx.enrolment_for_update(enrolment_id)
+            if row is None:
+                return "UNKNOWN"
+            if agreement.version <= row.provider_sequence:
+                return str(row.status)
+            try:
+                new = transition(EnrolmentStatus(row.status), EnrolmentStatus(agreement.state))
+            except InvalidTransition:
+                log.warning("enrolment.ignored_transition", enrolment=enrolment_id, state=agreement.state)
+                return str(row.status)
+            now = utcnow()
+            values: dict[str, Any] = {"status": new.value, "provider_sequence": agreement.version}
+            if new is EnrolmentStatus.ACTIVE and row.activated_at is None:
+                values["activated_at"] = now
+            if not is_live(new):
+                values["ended_at"] = now
+            await tx.update_enrolment(enrolment_id, live=is_live(new), **values)
+            log.info("enrolment.state", enrolment=enrolment_id, status=new.value)
+            return new.value
+
+    async def stop_agreement(self, enrolment_id: int, provider_ref: str) -> None:
+        try:
+            agreement = await self.provider.stop_agreement(provider_ref, idempotency_key=f"stop-{enrolment_id}")
+        except ProviderRejected as exc:
+            if exc.code not in ("INVALID_STATE", "AGREEMENT_STOPPED"):
+                raise
+            agreement = await self.provider.get_agreement(provider_ref)
+        await self.sync_agreement(enrolment_id, agreement)
+
+    async def poll(self, rows: Sequence[Row]) -> int:
+        """Ask the provider about pending enrolments (catches lost webhooks); returns how many were synced."""
+        synced = 0
+        for e in rows:
+            try:
+                if e.provider_ref is None:  # the provider was down when it was requested
+                    await self.ensure_provider_agreement(
+                        e.id, account_ref=e.account_ref, return_url=self.default_return_url
+                    )
+                else:
+                    await self.sync_agreement(e.id, await self.provider.get_agreement(e.provider_ref))
+                synced += 1
+            except Exception as exc:  # noqa: BLE001 - one bad enrolment must not stop the poll for the others
+                log.warning("poll.enrolment_failed", enrolment=e.id, error=type(exc).__name__)
+        return synced

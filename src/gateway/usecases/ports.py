@@ -1,0 +1,225 @@
+"""Ports: what the use-cases need from the outside world, as protocols the adapters satisfy.
+
+The use-cases import only these (and the domain core); the composition root hands them the adapters
+(``adapters.ledger.store.SqlLedger``, ``adapters.payments.client.PaymentsClient``, the Gældsstyrelsen
+client). Rows coming back from the ledger are read by attribute (``row.outstanding_oere``); their shapes are
+documented on the adapter's statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
+
+from gateway.domain.plans import ScheduledInstallment
+
+Row = Any  # a ledger row read by attribute (SQLAlchemy's Row at run time)
+PaymentMethodName = Literal["CARD", "MOBILEPAY"]
+AgreementKind = Literal["MOBILEPAY_SUBSCRIPTION", "BETALINGSSERVICE"]
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    operation: str
+    request_hash: str
+    result: dict[str, Any]
+
+
+class LedgerTx(Protocol):
+    """The ledger as seen inside one transaction (or one read-only connection)."""
+
+    # claims
+    async def claims_with_outstanding(self, claim_ids: Sequence[int], *, lock: bool = False) -> list[Row]: ...
+    async def entries_for_claims(self, claim_ids: Sequence[int]) -> list[Row]: ...
+
+    # installment plans
+    async def insert_plan(
+        self,
+        *,
+        citizen_id: int,
+        status: str,
+        claims: Sequence[tuple[int, int]],
+        principal_oere: int,
+        monthly_oere: int,
+        day_of_month: int,
+        schedule: Sequence[ScheduledInstallment],
+        excludes_future_interest: bool,
+        assessment_requested: bool,
+        created_by: str,
+        now: datetime,
+    ) -> int: ...
+    async def replace_schedule(self, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None: ...
+    async def plan_for_update(self, plan_id: int) -> Row | None: ...
+    async def plan_claim_rows(self, plan_id: int) -> list[Row]: ...
+    async def approve(
+        self, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
+    ) -> None: ...
+    async def cancel(self, plan_id: int, *, by: str, now: datetime) -> None: ...
+    async def pending_plans(self) -> list[Row]: ...
+    async def plan(self, plan_id: int) -> Row | None: ...
+
+    # one-off payments
+    async def insert_payment(
+        self,
+        *,
+        citizen_id: int,
+        method: str,
+        amount_oere: int,
+        return_url: str,
+        claim_ids: Sequence[int],
+        now: datetime,
+    ) -> int: ...
+    async def payment_row(self, payment_id: int) -> Row | None: ...
+    async def payment_for_update(self, payment_id: int) -> Row | None: ...
+    async def payment_claim_ids(self, payment_id: int) -> list[int]: ...
+    async def set_payment_provider(self, payment_id: int, *, provider_ref: str, redirect_url: str | None) -> None: ...
+    async def update_payment(self, payment_id: int, **values: Any) -> None: ...
+    async def post_allocations(
+        self,
+        *,
+        payment_id: int,
+        posted_on: date,
+        text: str,
+        allocations: Sequence[tuple[int, str, int]],
+        now: datetime,
+    ) -> None: ...
+    async def open_payments(self, *, older_than: datetime, limit: int = 200) -> list[Row]: ...
+    async def payment_id_by_provider_ref(self, provider_ref: str) -> int | None: ...
+
+    # automatic payment (enrolments) and MobilePay accounts
+    async def account(self, account_id: int) -> Row | None: ...
+    async def live_enrolment_conflicts(self, *, claim_ids: Sequence[int], plan_id: int | None) -> bool: ...
+    async def insert_enrolment(
+        self,
+        *,
+        citizen_id: int,
+        kind: str,
+        account_id: int | None,
+        plan_id: int | None,
+        claim_ids: Sequence[int],
+        now: datetime,
+    ) -> int: ...
+    async def enrolment_row(self, enrolment_id: int) -> Row | None: ...
+    async def enrolment_for_update(self, enrolment_id: int) -> Row | None: ...
+    async def set_enrolment_provider(
+        self, enrolment_id: int, *, provider_ref: str, confirmation_url: str | None
+    ) -> None: ...
+    async def update_enrolment(self, enrolment_id: int, *, live: bool, **values: Any) -> None: ...
+    async def pending_enrolments(self, *, older_than: datetime, limit: int = 200) -> list[Row]: ...
+    async def live_enrolments_of_plan(self, plan_id: int) -> list[Row]: ...
+    async def enrolment_id_by_provider_ref(self, provider_ref: str) -> int | None: ...
+
+    # provider events (webhooks)
+    async def record_event(self, *, event_id: str, event_type: str, now: datetime) -> bool: ...
+    async def event_seen(self, event_id: str) -> bool: ...
+
+    # idempotency keys
+    async def idempotency_record(self, actor: str, key: str) -> IdempotencyRecord | None: ...
+    async def claim_idempotency_key(
+        self, actor: str, key: str, *, operation: str, request_hash: str, now: datetime
+    ) -> None: ...
+    async def store_idempotent_result(self, actor: str, key: str, result: dict[str, Any]) -> None: ...
+
+    # access log
+    async def log_access(
+        self,
+        *,
+        caseworker_id: str,
+        citizen_ids: Iterable[int | None],
+        operation: str,
+        request_id: str | None,
+        now: datetime,
+    ) -> None: ...
+
+
+class Ledger(Protocol):
+    """The municipal ledger: read-only connections and write transactions."""
+
+    def read(self) -> AbstractAsyncContextManager[LedgerTx]: ...
+    def transaction(self) -> AbstractAsyncContextManager[LedgerTx]: ...
+    def is_conflict(self, exc: BaseException) -> bool:
+        """A unique violation or a serialization failure: worth evaluating the mutation once more."""
+        ...
+
+
+class CollectionStatusUnavailable(Exception):
+    """Gældsstyrelsen could not be asked (down, slow, breaker open)."""
+
+
+class CollectionStatuses(Protocol):
+    """Gældsstyrelsen's status per claim reference, as ``CollectionStatus`` names."""
+
+    async def statuses(self, references: Sequence[str]) -> Mapping[str, str]:
+        """Raises CollectionStatusUnavailable when Gældsstyrelsen cannot be asked."""
+        ...
+
+
+class ProviderUnavailable(Exception):
+    """The payment provider could not be reached or answered nonsense (retry later, same key)."""
+
+
+class ProviderRejected(Exception):
+    """The payment provider refused the request (its error code in ``code``)."""
+
+    code: str
+
+
+class ProviderPayment(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def amount_oere(self) -> int: ...
+    @property
+    def captured_oere(self) -> int: ...
+    @property
+    def redirect_url(self) -> str | None: ...
+
+
+class ProviderAgreement(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def confirmation_url(self) -> str | None: ...
+
+
+class PaymentProvider(Protocol):
+    """The payment provider (ePayment, Recurring and Betalingsservice shaped). Every write is idempotent by key."""
+
+    async def create_payment(
+        self,
+        *,
+        idempotency_key: str,
+        reference: str,
+        amount_oere: int,
+        method: PaymentMethodName,
+        return_url: str,
+        description: str,
+    ) -> ProviderPayment: ...
+    async def get_payment(self, payment_id: str) -> ProviderPayment: ...
+    async def capture_payment(self, payment_id: str, *, amount_oere: int, idempotency_key: str) -> ProviderPayment: ...
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
+    async def create_agreement(
+        self,
+        *,
+        idempotency_key: str,
+        kind: AgreementKind,
+        customer_ref: str,
+        mobilepay_account_ref: str | None,
+        description: str,
+        return_url: str | None,
+    ) -> ProviderAgreement: ...
+    async def get_agreement(self, agreement_id: str) -> ProviderAgreement: ...
+    async def stop_agreement(self, agreement_id: str, *, idempotency_key: str) -> ProviderAgreement: ...
