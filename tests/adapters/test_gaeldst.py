@@ -571,3 +571,56 @@ def test_simulator_starts_with_the_given_claims_only() -> None:
     assert state.lookup(UNKNOWN).state is CollectionState.PAID
     assert state.lookup(RETURNED).state is CollectionState.NOT_RECEIVED
     assert set(DEMO_COLLECTION_STATES) == {*DEMO_AT_COLLECTION, RETURNED}
+
+
+# --------------------------------------------------------------------------- malformed answers: where, never what
+
+
+@pytest.mark.parametrize(
+    "body,where",
+    [
+        (b"not json", "<root>: json_invalid"),
+        (b"[]", "<root>: model_type"),
+        (orjson.dumps({"claims": {}}), "claims: list_type"),
+        (orjson.dumps({"claims": [RETURNED]}), "claims.0: model_type"),
+        (orjson.dumps({"claims": [_claim(state="returned")]}), "claims.0.state: enum"),
+        (orjson.dumps({"claims": [_claim(since=RETURNED)]}), "claims.0.since: date_format"),
+        (orjson.dumps({"claims": [_claim(since="1748736000")]}), "claims.0.since: date_format"),
+        (orjson.dumps({"claims": [_claim(since="2025-13-01")]}), "claims.0.since: date_invalid"),
+        (orjson.dumps({"claims": [_claim(returnReason="")]}), "claims.0.returnReason: string_too_short"),
+        (orjson.dumps({"claims": [_claim(reference=20250601)]}), "claims.0.reference: string_type"),
+        (orjson.dumps({"claims": [_claim(), _claim()]}), "claims.1.reference: duplicate"),
+        (orjson.dumps({"claims": [_claim(), _claim(UNKNOWN)]}), "claims.1.reference: not_asked"),
+        (orjson.dumps({"claims": []}), "claims: 1 asked references missing"),
+    ],
+)
+async def test_malformed_answer_is_located_without_echoing_references(body: bytes, where: str) -> None:
+    client = _mock_client(lambda request: httpx.Response(200, content=body))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            exc = await unavailable(client.fetch_states([RETURNED]))
+        assert (exc.reason, exc.detail) == ("MALFORMED", where)
+        assert where in str(exc)
+        (entry,) = [e for e in logs if e["event"] == "gaeldst.unavailable"]
+        assert (entry["reason"], entry["detail"]) == ("MALFORMED", where)
+        assert RETURNED not in str(exc) and RETURNED not in repr(logs)
+        assert UNKNOWN not in str(exc) and UNKNOWN not in repr(logs)
+    finally:
+        await client.aclose()
+
+
+async def test_answer_with_optional_fields_left_out_parses() -> None:
+    body = orjson.dumps({"claims": [{"reference": RETURNED, "state": "PAID"}]})
+    client = _mock_client(lambda request: httpx.Response(200, content=body))
+    try:
+        got = (await client.fetch_states([RETURNED]))[RETURNED]
+        assert (got.state, got.since, got.return_reason) == (CollectionState.PAID, None, None)
+    finally:
+        await client.aclose()
+
+
+async def test_other_failures_carry_no_detail(make_client: MakeClient, admin: Admin) -> None:
+    client = make_client(max_retries=0)
+    await admin.fault("error500")
+    exc = await unavailable(client.fetch_states([RETURNED]))
+    assert (exc.reason, exc.detail) == ("HTTP_500", None)

@@ -8,16 +8,21 @@ browser would: GET the page, read the form's action, POST the form, follow the 3
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic.alias_generators import to_camel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -38,6 +43,7 @@ from adapters.payments import (
     verify,
 )
 from adapters.payments.simulator import create_simulator_app
+from adapters.payments.simulator.admin import ConfigUpdate
 from adapters.simserver import ThreadedServer
 
 SECRET = b"test-webhook-secret"
@@ -683,3 +689,222 @@ def test_parse_event_is_strict() -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         with pytest.raises(InvalidWebhookEvent):
             parse_event(raw)
+
+
+# --- parsing the provider's answers (pydantic models) ---------------------------------------------------
+
+CPR_LIKE = "010190-1234"
+
+
+def _payment_json(**changes: Any) -> dict[str, Any]:
+    payment: dict[str, Any] = {
+        "id": "pay_1",
+        "reference": "RK-PAY-00000001",
+        "amount": {"currency": "DKK", "value": 123450},
+        "method": "CARD",
+        "state": "CAPTURED",
+        "description": "Ejendomsskat",
+        "returnUrl": "https://example.test/return",
+        "redirectUrl": "https://provider.test/checkout/pay_1",
+        "capturedAmount": {"currency": "DKK", "value": 123450},
+        "createdAt": "2025-01-31T12:00:00+00:00",
+        "version": 3,
+    }
+    payment.update(changes)
+    return payment
+
+
+def _agreement_json(**changes: Any) -> dict[str, Any]:
+    agreement: dict[str, Any] = {
+        "id": "agr_1",
+        "kind": "BETALINGSSERVICE",
+        "state": "ACTIVE",
+        "customerRef": "rk-citizen-1",
+        "mobilePayAccountRef": None,
+        "description": "Ejendomsskat",
+        "returnUrl": None,
+        "confirmationUrl": None,
+        "bsReference": {"pbsNumber": "08915118", "debtorGroup": "00001", "customerNumber": "000000000000001"},
+        "createdAt": "2025-01-31T12:00:00+00:00",
+        "version": 2,
+    }
+    agreement.update(changes)
+    return agreement
+
+
+def test_well_formed_representations_parse_and_unknown_keys_are_ignored() -> None:
+    payment = payment_from_json(_payment_json(newField={"x": 1}))
+    assert (payment.amount_oere, payment.captured_oere, payment.state, payment.version) == (
+        123450,
+        123450,
+        "CAPTURED",
+        3,
+    )
+    assert payment.created_at.utcoffset() is not None and payment.return_url == "https://example.test/return"
+    agreement = agreement_from_json(_agreement_json())
+    assert agreement.bs_reference is not None and agreement.bs_reference.customer_number == "000000000000001"
+    assert agreement.mobilepay_account_ref is None and agreement.confirmation_url is None
+    # optional keys may be left out entirely
+    bare = {k: v for k, v in _agreement_json().items() if k not in ("mobilePayAccountRef", "bsReference")}
+    assert agreement_from_json(bare).bs_reference is None
+
+
+@pytest.mark.parametrize(
+    "money",
+    [
+        {"currency": "DKK", "value": 1234.5},
+        {"currency": "DKK", "value": 123450.0},
+        {"currency": "DKK", "value": "123450"},
+        {"currency": "DKK", "value": True},
+        {"currency": "DKK", "value": -1},
+        {"currency": "EUR", "value": 123450},
+        {"value": 123450},
+        123450,
+    ],
+)
+def test_money_in_answers_must_be_integer_oere(money: Any) -> None:
+    with pytest.raises(MalformedResponse) as err:
+        payment_from_json(_payment_json(amount=money))
+    assert "amount" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "changes,path",
+    [
+        ({"createdAt": CPR_LIKE}, "createdAt"),
+        ({"createdAt": 1_700_000_000}, "createdAt"),
+        ({"reference": 1234}, "reference"),
+        ({"method": CPR_LIKE}, "method"),
+        ({"state": "captured"}, "state"),
+        ({"version": "3"}, "version"),
+        ({"version": 0}, "version"),
+        ({"id": f"pay_{CPR_LIKE} "}, "id"),
+        ({"capturedAmount": {"currency": "DKK", "value": CPR_LIKE}}, "capturedAmount.value"),
+    ],
+)
+def test_malformed_payment_names_the_field_but_never_the_value(changes: dict[str, Any], path: str) -> None:
+    with structlog.testing.capture_logs() as logs, pytest.raises(MalformedResponse) as err:
+        payment_from_json(_payment_json(**changes))
+    assert isinstance(err.value, PaymentsUnavailable)  # callers treat it as "provider unavailable"
+    assert f"{path}: " in str(err.value)
+    (entry,) = [e for e in logs if e["event"] == "payments.malformed_response"]
+    assert entry["object"] == "payment" and f"{path}: " in entry["errors"]
+    assert CPR_LIKE not in str(err.value) and CPR_LIKE not in repr(logs)
+    assert "1700000000" not in repr(logs)
+
+
+def test_malformed_agreement_names_the_nested_field() -> None:
+    bad_bs = {"pbsNumber": CPR_LIKE, "debtorGroup": "00001", "customerNumber": "000000000000001"}
+    for changes, path in [
+        ({"bsReference": bad_bs}, "bsReference.pbsNumber"),
+        ({"bsReference": "08915118"}, "bsReference"),
+        ({"kind": "DIRECT_DEBIT"}, "kind"),
+        ({"confirmationUrl": 1}, "confirmationUrl"),
+        ({"customerRef": None}, "customerRef"),
+    ]:
+        with pytest.raises(MalformedResponse) as err:
+            agreement_from_json(_agreement_json(**changes))
+        assert f"{path}: " in str(err.value) and CPR_LIKE not in str(err.value)
+    with pytest.raises(MalformedResponse, match="<root>"):
+        agreement_from_json([])
+
+
+async def test_malformed_answer_over_http_is_malformed_response() -> None:
+    body = json.dumps(_payment_json(capturedAmount={"currency": "DKK", "value": 99.5})).encode()
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    async with PaymentsClient("http://provider", transport=transport) as c:
+        with pytest.raises(MalformedResponse, match=r"capturedAmount\.value: int_type"):
+            await c.get_payment("pay_1")
+
+
+async def test_refusals_carry_the_problem_code_whatever_the_body() -> None:
+    def answer(status: int, content: bytes) -> httpx.MockTransport:
+        return httpx.MockTransport(lambda request: httpx.Response(status, content=content))
+
+    cases = [
+        (b'{"code": "NOT_FOUND", "title": "Not found", "detail": "no such payment"}', "NOT_FOUND", "no such payment"),
+        (b'{"code": "INVALID_STATE", "title": "Conflict"}', "INVALID_STATE", "Conflict"),
+        (b'{"code": 42}', "42", "Conflict"),
+        (b'["not", "a", "problem"]', "HTTP_ERROR", "Conflict"),
+        (b"<html>oops</html>", "HTTP_ERROR", "Conflict"),
+    ]
+    for content, code, message in cases:
+        async with PaymentsClient("http://provider", transport=answer(409, content)) as c:
+            with pytest.raises(PaymentsRejected) as err:
+                await c.get_payment("pay_x")
+        assert (err.value.status_code, err.value.code, err.value.message) == (409, code, message)
+
+
+def test_invalid_event_names_the_field_but_never_the_value() -> None:
+    bare_cpr = CPR_LIKE.replace("-", "")
+    cases = [
+        (_event(objectId=f"pay {CPR_LIKE}"), "objectId: object_id_mismatch"),
+        (_event(objectId="agr_1"), "objectId: object_id_mismatch"),
+        (_event(data={"id": "pay_1", "state": "CAPTURED", "version": 3, "x": CPR_LIKE}, sequence="3"), "sequence: "),
+        (_event(occurredAt=CPR_LIKE), "occurredAt: datetime_format"),
+        (_event(occurredAt="2025-01-31T12:00:00"), "occurredAt: datetime_offset_missing"),
+        (_event(data={"id": "pay_2", "state": "CAPTURED", "version": 3}), "data: data_id_mismatch"),
+        (_event(data={"id": "pay_1", "state": "CAPTURED", "version": 2}), "data: data_version_mismatch"),
+        (_event(state="AUTHORIZED"), "state: state_mismatch"),
+        (_event(**{bare_cpr: 1}), "<unexpected key>: extra_forbidden"),
+    ]
+    for body, expected in cases:
+        with structlog.testing.capture_logs() as logs, pytest.raises(InvalidWebhookEvent) as err:
+            parse_event(json.dumps(body).encode())
+        assert expected in str(err.value)
+        (entry,) = [e for e in logs if e["event"] == "payments.webhook.invalid_event"]
+        assert entry["errors"] in str(err.value)
+        for secret in (CPR_LIKE, bare_cpr):
+            assert secret not in str(err.value) and secret not in repr(logs)
+
+
+def test_event_with_several_problems_reports_each_field() -> None:
+    with pytest.raises(InvalidWebhookEvent) as err:
+        parse_event(json.dumps(_event(id="abc", sequence=0, type="payment.refunded")).encode())
+    message = str(err.value)
+    assert "id: string_pattern_mismatch" in message
+    assert "type: event_type_unknown" in message
+    assert "sequence: greater_than_equal" in message
+
+
+# --- the simulator package -------------------------------------------------------------------------------
+
+
+def test_simulator_readme_ships_with_the_package_and_documents_every_route() -> None:
+    readme = (importlib.resources.files("adapters.payments.simulator") / "README.md").read_text(encoding="utf-8")
+    for route in create_simulator_app().routes:
+        assert isinstance(route, Route)
+        path = route.path
+        prefix, _, action = path.rpartition("/")
+        # admin actions are documented as /admin/payments/{id}/approve|decline|expire|fail
+        assert path in readme or re.search(re.escape(prefix) + r"/[a-z|]*\b" + re.escape(action) + r"\b", readme), path
+    for key in ConfigUpdate.model_fields:
+        assert f"`{to_camel(key)}`" in readme, key
+
+
+def test_simulator_runs_as_a_module() -> None:
+    answer = subprocess.run(
+        [sys.executable, "-m", "adapters.payments.simulator", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert answer.returncode == 0 and "--webhook-url" in answer.stdout
+
+
+async def test_admin_config_is_validated_field_by_field(admin: httpx.AsyncClient) -> None:
+    for body, field in [
+        ({"webhookDelayMs": 60_001}, "webhookDelayMs"),
+        ({"webhookRetries": -1}, "webhookRetries"),
+        ({"webhookRetryBackoffMs": 1.5}, "webhookRetryBackoffMs"),
+        ({"duplicateWebhooks": 1}, "duplicateWebhooks"),
+        ({"webhookUrl": 5}, "webhookUrl"),
+        ({"reverseOrder": True, "verbose": True}, "<unexpected key>: extra_forbidden"),
+    ]:
+        answer = await admin.post("/admin/config", json=body)
+        assert (answer.status_code, answer.json()["code"]) == (400, "VALIDATION_FAILED"), body
+        assert field in answer.json()["detail"]
+    assert (await admin.post("/admin/config", json=[])).status_code == 400
+    config = (await admin.get("/admin/stats")).json()  # nothing was applied by the refused updates
+    assert config["webhooks"]["held"] == 0
+    before = (await admin.post("/admin/config", json={})).json()
+    assert before["reverseOrder"] is False and before["webhookDelayMs"] == 0
+    after = (await admin.post("/admin/config", json={"webhookUrl": None, "webhookRetries": 0})).json()
+    assert after == {**before, "webhookUrl": None, "webhookRetries": 0}

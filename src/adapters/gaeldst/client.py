@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +43,9 @@ import structlog
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ClaimCollection",
@@ -59,7 +62,7 @@ log = structlog.get_logger(__name__)
 STATUS_PATH: Final = "/v1/claims/status"
 _BREAKER_NAME: Final = "gaeldst"
 _RETRYABLE_STATUS: Final = frozenset({500, 502, 503, 504})
-_DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # A CPR number is DDMMYY-SSSS (or the same 10 digits without the dash). Claim references are never shaped
 # like that, so anything that is is refused before it can leave the process.
 _CPR_LIKE_RE: Final = re.compile(r"\d{6}-?\d{4}")
@@ -97,6 +100,8 @@ class GaeldstUnavailable(Exception):
 
     def __init__(self, reason: str, detail: str | None = None) -> None:
         self.reason = reason
+        # For MALFORMED: which fields of the answer were wrong and how (paths and error types, no values).
+        self.detail = detail
         super().__init__(f"Gældsstyrelsen unavailable: {reason}" + (f" ({detail})" if detail else ""))
 
 
@@ -226,10 +231,11 @@ class RetryBudget:
 class _Attempt(Exception):
     """One failed attempt; ``retryable`` says whether another attempt may help."""
 
-    def __init__(self, reason: str, retryable: bool) -> None:
+    def __init__(self, reason: str, retryable: bool, detail: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        self.detail = detail
 
 
 class GaeldstClient:
@@ -325,6 +331,7 @@ class GaeldstClient:
             log.warning(
                 "gaeldst.unavailable",
                 reason=exc.reason,
+                detail=exc.detail,
                 references=len(missing),
                 breaker_state=self.breaker_state,
             )
@@ -432,7 +439,7 @@ class GaeldstClient:
             except _Attempt as failed:
                 reason = failed.reason
                 if not failed.retryable or attempt >= max_retries:
-                    raise GaeldstUnavailable(reason) from None
+                    raise GaeldstUnavailable(reason, failed.detail) from None
                 cap = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * 2**attempt)
                 delay = self._rng.uniform(0, cap)  # "full jitter" exponential backoff
                 # Only retry when a useful attempt still fits in the deadline.
@@ -480,8 +487,8 @@ class GaeldstClient:
             raise _Attempt(f"HTTP_{status}", retryable=status in _RETRYABLE_STATUS)
         try:
             return _parse_status_body(response.content, references)
-        except _Malformed:
-            raise _Attempt("MALFORMED", retryable=False) from None
+        except _Malformed as malformed:
+            raise _Attempt("MALFORMED", retryable=False, detail=str(malformed)) from None
 
 
 def _check_reference(ref: object) -> None:
@@ -495,7 +502,48 @@ def _check_reference(ref: object) -> None:
 
 
 class _Malformed(Exception):
-    pass
+    """The answer does not match the contract; the message locates the problem without any value."""
+
+
+def _iso_date(value: object) -> datetime.date:
+    # Exactly YYYY-MM-DD and a real calendar date (pydantic's own date parsing would also take unix numbers).
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+        raise PydanticCustomError("date_format", "expected YYYY-MM-DD")
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_invalid", "not a calendar date") from None
+
+
+class _ClaimWire(BaseModel):
+    # Strict types; unknown keys are ignored for forward compatibility. Wire names are camelCase.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, alias_generator=to_camel)
+
+    reference: str
+    state: CollectionState
+    since: Annotated[datetime.date, PlainValidator(_iso_date)] | None = None
+    return_reason: Annotated[str, Field(min_length=1)] | None = None
+
+
+class _StatusWire(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    claims: list[_ClaimWire]
+
+
+def _where(loc: tuple[int | str, ...], error_type: str) -> str:
+    # An unexpected key's name came from the other side, so it is not repeated either.
+    path = [*loc[:-1], "<unexpected key>"] if error_type == "extra_forbidden" else list(loc)
+    return ".".join(str(part) for part in path) or "<root>"
+
+
+def _describe(exc: ValidationError, *, limit: int = 10) -> str:
+    """Field paths and error types only: pydantic's messages and inputs can echo a value (a reference)."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    parts = [f"{_where(e['loc'], e['type'])}: {e['type']}" for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(f"... {len(errors) - limit} more")
+    return "; ".join(parts)
 
 
 def _parse_status_body(content: bytes, asked: Sequence[str]) -> dict[str, ClaimCollection]:
@@ -506,33 +554,17 @@ def _parse_status_body(content: bytes, asked: Sequence[str]) -> dict[str, ClaimC
     a claim that is at collection (R14). Extra keys are ignored for forward compatibility.
     """
     try:
-        data: Any = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        raise _Malformed from None
-    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
-        raise _Malformed
+        status = _StatusWire.model_validate_json(content)
+    except ValidationError as exc:
+        raise _Malformed(_describe(exc)) from None
     asked_set = set(asked)
     out: dict[str, ClaimCollection] = {}
-    for item in data["claims"]:
-        if not isinstance(item, dict):
-            raise _Malformed
-        ref = item.get("reference")
-        state = item.get("state")
-        since = item.get("since")
-        reason = item.get("returnReason")
-        if not isinstance(ref, str) or ref not in asked_set or ref in out:
-            raise _Malformed
-        if not isinstance(state, str) or state not in CollectionState.__members__:
-            raise _Malformed
-        if since is not None and (not isinstance(since, str) or not _DATE_RE.fullmatch(since)):
-            raise _Malformed
-        if reason is not None and (not isinstance(reason, str) or not reason):
-            raise _Malformed
-        try:
-            since_date = datetime.date.fromisoformat(since) if since is not None else None
-        except ValueError:
-            raise _Malformed from None
-        out[ref] = ClaimCollection(reference=ref, state=CollectionState(state), since=since_date, return_reason=reason)
+    for index, claim in enumerate(status.claims):
+        if claim.reference not in asked_set:
+            raise _Malformed(f"claims.{index}.reference: not_asked")
+        if claim.reference in out:
+            raise _Malformed(f"claims.{index}.reference: duplicate")
+        out[claim.reference] = ClaimCollection(claim.reference, claim.state, claim.since, claim.return_reason)
     if len(out) != len(asked_set):
-        raise _Malformed
+        raise _Malformed(f"claims: {len(asked_set) - len(out)} asked references missing")
     return out

@@ -18,8 +18,11 @@ Rules the caller must know:
 * No CPR number may reach the provider: ``customer_ref`` must be an opaque id, and free-text fields are
   checked for CPR-shaped text (``ValueError`` before sending).
 * :class:`PaymentsUnavailable`: transport errors, timeouts, 5xx, 429, unparsable answers — retrying with
-  the same idempotency key is safe. :class:`PaymentsRejected`: any other 4xx, with the provider's
-  error ``code`` (e.g. ``NOT_FOUND``, ``INVALID_STATE``, ``AGREEMENT_STOPPED``, ``VALIDATION_FAILED``).
+  the same idempotency key is safe. An answer that is JSON but breaks the contract (checked by strict
+  pydantic models: a float or a string where øre are due, an unknown state, ...) is its subclass
+  :class:`MalformedResponse`, whose message and log line name the fields, never their values.
+* :class:`PaymentsRejected`: any other 4xx, with the provider's error ``code`` (e.g. ``NOT_FOUND``,
+  ``INVALID_STATE``, ``AGREEMENT_STOPPED``, ``VALIDATION_FAILED``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Literal, cast, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 import httpx
+import structlog
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from gateway.domain.cpr import looks_like_cpr
+from gateway.usecases.ports import ProviderRejected, ProviderUnavailable
+
+log = structlog.get_logger(__name__)
 
 PaymentMethod = Literal["CARD", "MOBILEPAY"]
 PaymentState = Literal["CREATED", "AUTHORIZED", "CAPTURED", "ABORTED", "EXPIRED", "TERMINATED", "FAILED"]
@@ -47,23 +59,9 @@ MAX_AMOUNT_OERE: Final = 100_000_000_00  # 100 million kr.; anything above is a 
 IDEMPOTENCY_KEY_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 OBJECT_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 OPAQUE_REF_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# DDMMYY-SSSS with a plausible day and month (cpr.dk); with or without the hyphen/space.
-_CPR_SEPARATED_RE: Final = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[- ]\d{4}(?!\d)")
-_CPR_BARE_RE: Final = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{6}(?!\d)")
 
 
-def looks_like_cpr(text: str, *, bare_digits: bool = True) -> bool:
-    """True if ``text`` contains something shaped like a CPR number.
-
-    ``bare_digits=False`` only flags the separated form ``DDMMYY-SSSS`` so that ten-digit invoice or claim
-    numbers in references and descriptions are not mistaken for one.
-    """
-    if _CPR_SEPARATED_RE.search(text):
-        return True
-    return bare_digits and bool(_CPR_BARE_RE.search(text))
-
-
-class PaymentsUnavailable(Exception):
+class PaymentsUnavailable(ProviderUnavailable):
     """The provider could not be reached or failed (transport error, timeout, 5xx, 429, garbage)."""
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
@@ -71,7 +69,7 @@ class PaymentsUnavailable(Exception):
         self.status_code = status_code
 
 
-class PaymentsRejected(Exception):
+class PaymentsRejected(ProviderRejected):
     """The provider refused the request (4xx) with an error code."""
 
     def __init__(self, code: str, message: str, *, status_code: int) -> None:
@@ -167,87 +165,157 @@ class MalformedResponse(PaymentsUnavailable):
     """The provider answered with a representation that does not match the contract."""
 
 
-def _get(obj: dict[str, Any], key: str, typ: type) -> Any:
-    value = obj.get(key)
-    if type(value) is not typ:
-        raise MalformedResponse(f"{key}: expected {typ.__name__}")
-    return value
+def _where(loc: tuple[int | str, ...], error_type: str) -> str:
+    # An unexpected key's name came from the other side, so it is not repeated either.
+    path = [*loc[:-1], "<unexpected key>"] if error_type == "extra_forbidden" else list(loc)
+    return ".".join(str(part) for part in path) or "<root>"
 
 
-def _get_opt_str(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and type(value) is not str:
-        raise MalformedResponse(f"{key}: expected string or null")
-    return value
+def describe_validation_error(exc: ValidationError, *, limit: int = 10) -> str:
+    """Where and what went wrong, never the offending value (it may be personal data): ``amount.value: int_type``.
+
+    Only each error's location (wire field names) and type are used: pydantic's messages and ``input`` can
+    echo what was received.
+    """
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    parts = [f"{_where(e['loc'], e['type'])}: {e['type']}" for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(f"... {len(errors) - limit} more")
+    return "; ".join(parts)
 
 
-def _get_money(obj: dict[str, Any], key: str) -> int:
-    money = _get(obj, key, dict)
-    if money.get("currency") != CURRENCY or type(money.get("value")) is not int:
-        raise MalformedResponse(f"{key}: expected DKK money in integer øre")
-    return cast(int, money["value"])
-
-
-def _get_enum(obj: dict[str, Any], key: str, allowed: frozenset[str]) -> Any:
-    value = _get(obj, key, str)
-    if value not in allowed:
-        raise MalformedResponse(f"{key}: unexpected value {value!r}")
-    return value
-
-
-def _get_datetime(obj: dict[str, Any], key: str) -> datetime:
+def _iso_datetime(value: object) -> datetime:
+    # An ISO 8601 string only (pydantic's lax datetime would also take unix numbers); the error never echoes it.
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "expected an ISO 8601 string")
     try:
-        return datetime.fromisoformat(_get(obj, key, str))
-    except ValueError as exc:
-        raise MalformedResponse(f"{key}: not ISO 8601") from exc
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("datetime_format", "not ISO 8601") from None
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError("datetime_offset_missing", "must carry a UTC offset")
+    return value
+
+
+IsoDatetime = Annotated[datetime, PlainValidator(_iso_datetime)]
+AwareIsoDatetime = Annotated[datetime, PlainValidator(_iso_datetime), AfterValidator(_aware)]
+
+# Strict: a str is a str and an int is an int (no "12" or 12.0 or true); unknown keys are ignored so the
+# provider can add fields. Wire names are camelCase.
+_WIRE: Final = ConfigDict(strict=True, extra="ignore", frozen=True, alias_generator=to_camel)
+
+
+class _Money(BaseModel):
+    model_config = _WIRE
+    currency: Literal["DKK"]
+    value: Annotated[int, Field(ge=0, le=MAX_AMOUNT_OERE)]  # integer øre
+
+
+_ObjectId = Annotated[str, Field(pattern=OBJECT_ID_RE.pattern)]
+
+
+class _PaymentWire(BaseModel):
+    model_config = _WIRE
+    id: _ObjectId
+    reference: str
+    amount: _Money
+    method: PaymentMethod
+    state: PaymentState
+    redirect_url: str
+    captured_amount: _Money
+    description: str
+    return_url: str
+    created_at: IsoDatetime
+    version: Annotated[int, Field(ge=1)]
+
+    def to_payment(self) -> ProviderPayment:
+        return ProviderPayment(
+            id=self.id,
+            reference=self.reference,
+            amount_oere=self.amount.value,
+            method=self.method,
+            state=self.state,
+            redirect_url=self.redirect_url,
+            captured_oere=self.captured_amount.value,
+            description=self.description,
+            return_url=self.return_url,
+            created_at=self.created_at,
+            version=self.version,
+        )
+
+
+class _BsReferenceWire(BaseModel):
+    model_config = _WIRE
+    pbs_number: Annotated[str, Field(pattern=r"^[0-9]{8}$")]
+    debtor_group: Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+    customer_number: Annotated[str, Field(pattern=r"^[0-9]{15}$")]
+
+
+class _AgreementWire(BaseModel):
+    model_config = _WIRE
+    id: _ObjectId
+    kind: AgreementKind
+    state: AgreementState
+    customer_ref: str
+    mobile_pay_account_ref: str | None = None
+    description: str
+    confirmation_url: str | None = None
+    return_url: str | None = None
+    bs_reference: _BsReferenceWire | None = None
+    created_at: IsoDatetime
+    version: Annotated[int, Field(ge=1)]
+
+    def to_agreement(self) -> ProviderAgreement:
+        bs = self.bs_reference
+        return ProviderAgreement(
+            id=self.id,
+            kind=self.kind,
+            state=self.state,
+            customer_ref=self.customer_ref,
+            mobilepay_account_ref=self.mobile_pay_account_ref,
+            description=self.description,
+            confirmation_url=self.confirmation_url,
+            return_url=self.return_url,
+            bs_reference=None
+            if bs is None
+            else BetalingsserviceReference(bs.pbs_number, bs.debtor_group, bs.customer_number),
+            created_at=self.created_at,
+            version=self.version,
+        )
+
+
+class _ProblemWire(BaseModel):
+    """A 4xx answer's problem JSON; lenient, since a refusal is a refusal whatever its body looks like."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    code: str | None = None
+    title: str | None = None
+    detail: str | None = None
+
+
+def _malformed(kind: str, exc: ValidationError) -> MalformedResponse:
+    where = describe_validation_error(exc)
+    log.warning("payments.malformed_response", object=kind, errors=where)
+    return MalformedResponse(f"malformed {kind}: {where}")
 
 
 def payment_from_json(obj: Any) -> ProviderPayment:
     """Parse a payment representation (a GET response, or a webhook event's ``data``)."""
-    if not isinstance(obj, dict):
-        raise MalformedResponse("payment: expected object")
-    return ProviderPayment(
-        id=_get(obj, "id", str),
-        reference=_get(obj, "reference", str),
-        amount_oere=_get_money(obj, "amount"),
-        method=_get_enum(obj, "method", PAYMENT_METHODS),
-        state=_get_enum(obj, "state", PAYMENT_STATES),
-        redirect_url=_get(obj, "redirectUrl", str),
-        captured_oere=_get_money(obj, "capturedAmount"),
-        description=_get(obj, "description", str),
-        return_url=_get(obj, "returnUrl", str),
-        created_at=_get_datetime(obj, "createdAt"),
-        version=_get(obj, "version", int),
-    )
+    try:
+        return _PaymentWire.model_validate(obj).to_payment()
+    except ValidationError as exc:
+        raise _malformed("payment", exc) from None
 
 
 def agreement_from_json(obj: Any) -> ProviderAgreement:
     """Parse an agreement representation (a GET response, or a webhook event's ``data``)."""
-    if not isinstance(obj, dict):
-        raise MalformedResponse("agreement: expected object")
-    bs_raw = obj.get("bsReference")
-    bs: BetalingsserviceReference | None = None
-    if bs_raw is not None:
-        if not isinstance(bs_raw, dict):
-            raise MalformedResponse("bsReference: expected object or null")
-        bs = BetalingsserviceReference(
-            pbs_number=_get(bs_raw, "pbsNumber", str),
-            debtor_group=_get(bs_raw, "debtorGroup", str),
-            customer_number=_get(bs_raw, "customerNumber", str),
-        )
-    return ProviderAgreement(
-        id=_get(obj, "id", str),
-        kind=_get_enum(obj, "kind", AGREEMENT_KINDS),
-        state=_get_enum(obj, "state", AGREEMENT_STATES),
-        customer_ref=_get(obj, "customerRef", str),
-        mobilepay_account_ref=_get_opt_str(obj, "mobilePayAccountRef"),
-        description=_get(obj, "description", str),
-        confirmation_url=_get_opt_str(obj, "confirmationUrl"),
-        return_url=_get_opt_str(obj, "returnUrl"),
-        bs_reference=bs,
-        created_at=_get_datetime(obj, "createdAt"),
-        version=_get(obj, "version", int),
-    )
+    try:
+        return _AgreementWire.model_validate(obj).to_agreement()
+    except ValidationError as exc:
+        raise _malformed("agreement", exc) from None
 
 
 # --- client ----------------------------------------------------------------------------------------------
@@ -379,14 +447,12 @@ class PaymentsClient:
         if status >= 500 or status == 429:
             raise PaymentsUnavailable(f"payment provider answered {status}", status_code=status)
         if 400 <= status < 500:
-            code, message = "HTTP_ERROR", response.reason_phrase
             try:
-                problem = response.json()
-                if isinstance(problem, dict):
-                    code = str(problem.get("code") or code)
-                    message = str(problem.get("detail") or problem.get("title") or message)
-            except ValueError:
-                pass
+                problem = _ProblemWire.model_validate_json(response.content)
+            except ValidationError:
+                problem = _ProblemWire()
+            code = problem.code or "HTTP_ERROR"
+            message = problem.detail or problem.title or response.reason_phrase
             raise PaymentsRejected(code, message, status_code=status)
         if status != 200 and status != 201:
             raise PaymentsUnavailable(f"payment provider answered unexpected {status}", status_code=status)

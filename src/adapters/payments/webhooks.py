@@ -45,7 +45,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from adapters.payments.client import AwareIsoDatetime, describe_validation_error
+
+log = structlog.get_logger(__name__)
 
 SIGNATURE_HEADER: Final = "Payments-Signature"
 
@@ -66,7 +75,6 @@ AGREEMENT_EVENT_STATES: Final[Mapping[str, str]] = {
 EVENT_STATES: Final[Mapping[str, str]] = {**PAYMENT_EVENT_STATES, **AGREEMENT_EVENT_STATES}
 EVENT_TYPES: Final = frozenset(EVENT_STATES)
 
-_EVENT_KEYS: Final = frozenset({"id", "type", "objectId", "state", "sequence", "occurredAt", "data"})
 _EVENT_ID_RE: Final = re.compile(r"^evt_[A-Za-z0-9_-]{1,64}$")
 _OBJECT_ID_RE: Final = {
     "payment": re.compile(r"^pay_[A-Za-z0-9_-]{1,64}$"),
@@ -139,51 +147,79 @@ def verify(secret: bytes, body: bytes, header_value: str, *, now: int, tolerance
     return matched
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise InvalidWebhookEvent(message)
+class _EventWire(BaseModel):
+    """The event envelope. Strict, and closed: exactly these keys (an unknown key is a different contract)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, alias_generator=to_camel)
+
+    id: Annotated[str, Field(pattern=_EVENT_ID_RE.pattern)]
+    type: str
+    object_id: str
+    state: str
+    sequence: Annotated[int, Field(ge=1)]
+    occurred_at: AwareIsoDatetime
+    data: dict[str, Any]
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise PydanticCustomError("event_type_unknown", "unknown event type")
+        return value
+
+    # The cross-field checks below run in field order, so ``info.data`` holds the fields validated so far
+    # (a field that failed its own check is absent and its error is already reported).
+
+    @field_validator("object_id")
+    @classmethod
+    def _object_id_matches_type(cls, value: str, info: ValidationInfo) -> str:
+        event_type = info.data.get("type")
+        if event_type is not None and not _OBJECT_ID_RE[event_type.split(".", 1)[0]].match(value):
+            raise PydanticCustomError("object_id_mismatch", "objectId does not name an object of the event's kind")
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state_matches_type(cls, value: str, info: ValidationInfo) -> str:
+        event_type = info.data.get("type")
+        if event_type is not None and value != EVENT_STATES[event_type]:
+            raise PydanticCustomError("state_mismatch", "state does not match the event type")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data_matches_envelope(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        # data is the full object (parsed by the client's payment/agreement parsers); here only its identity
+        # and version must agree with the envelope.
+        if "object_id" in info.data and value.get("id") != info.data["object_id"]:
+            raise PydanticCustomError("data_id_mismatch", "data.id must equal objectId")
+        if "state" in info.data and value.get("state") != info.data["state"]:
+            raise PydanticCustomError("data_state_mismatch", "data.state must equal state")
+        if "sequence" in info.data and value.get("version") != info.data["sequence"]:
+            raise PydanticCustomError("data_version_mismatch", "data.version must equal sequence")
+        return value
 
 
 def parse_event(body: bytes) -> WebhookEvent:
     """Parse and strictly validate an event body. Raises :class:`InvalidWebhookEvent`.
 
-    Verify the signature first; this only checks the shape.
+    Verify the signature first; this only checks the shape. The error (and the log line) says which field is
+    wrong and how, never its value.
     """
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidWebhookEvent("body is not JSON") from exc
-    _require(isinstance(raw, dict), "event must be a JSON object")
-    keys = set(raw)
-    _require(keys == _EVENT_KEYS, f"event keys must be exactly {sorted(_EVENT_KEYS)}, got {sorted(keys)}")
-
-    event_id, event_type, object_id = raw["id"], raw["type"], raw["objectId"]
-    state, sequence, occurred, data = raw["state"], raw["sequence"], raw["occurredAt"], raw["data"]
-
-    _require(isinstance(event_id, str) and bool(_EVENT_ID_RE.match(event_id)), "bad id")
-    _require(isinstance(event_type, str) and event_type in EVENT_TYPES, "unknown type")
-    kind = event_type.split(".", 1)[0]
-    _require(isinstance(object_id, str) and bool(_OBJECT_ID_RE[kind].match(object_id)), "bad objectId")
-    _require(state == EVENT_STATES[event_type], f"state {state!r} does not match type {event_type}")
-    _require(type(sequence) is int and sequence >= 1, "sequence must be a positive integer")
-    _require(isinstance(occurred, str), "occurredAt must be a string")
-    try:
-        occurred_at = datetime.fromisoformat(occurred)
-    except ValueError as exc:
-        raise InvalidWebhookEvent("occurredAt is not ISO 8601") from exc
-    _require(occurred_at.tzinfo is not None, "occurredAt must carry a UTC offset")
-    _require(isinstance(data, dict), "data must be an object")
-    _require(data.get("id") == object_id, "data.id must equal objectId")
-    _require(data.get("state") == state, "data.state must equal state")
-    _require(data.get("version") == sequence, "data.version must equal sequence")
+        event = _EventWire.model_validate_json(body)
+    except ValidationError as exc:
+        where = describe_validation_error(exc)
+        log.warning("payments.webhook.invalid_event", errors=where)
+        raise InvalidWebhookEvent(f"invalid event: {where}") from None
     return WebhookEvent(
-        id=event_id,
-        type=event_type,
-        object_id=object_id,
-        state=state,
-        sequence=sequence,
-        occurred_at=occurred_at,
-        data=data,
+        id=event.id,
+        type=event.type,
+        object_id=event.object_id,
+        state=event.state,
+        sequence=event.sequence,
+        occurred_at=event.occurred_at,
+        data=event.data,
     )
 
 
