@@ -795,13 +795,14 @@ def test_malformed_payment_names_the_field_but_never_the_value(changes: dict[str
 
 def test_malformed_agreement_names_the_nested_field() -> None:
     bad_bs = {"pbsNumber": CPR_LIKE, "debtorGroup": "00001", "customerNumber": "000000000000001"}
-    for changes, path in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"bsReference": bad_bs}, "bsReference.pbsNumber"),
         ({"bsReference": "08915118"}, "bsReference"),
         ({"kind": "DIRECT_DEBIT"}, "kind"),
         ({"confirmationUrl": 1}, "confirmationUrl"),
         ({"customerRef": None}, "customerRef"),
-    ]:
+    ]
+    for changes, path in cases:
         with pytest.raises(MalformedResponse) as err:
             agreement_from_json(_agreement_json(**changes))
         assert f"{path}: " in str(err.value) and CPR_LIKE not in str(err.value)

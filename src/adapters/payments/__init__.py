@@ -1,4 +1,5 @@
-"""Payment provider adapter: card/MobilePay one-off payments, MobilePay subscriptions, Betalingsservice.
+"""Payment provider adapter: card/MobilePay one-off payments, MobilePay subscriptions, Betalingsservice, and
+the charges (recurring draws) on those agreements.
 
 ``client`` talks to the provider, ``webhooks`` verifies and parses its signed events, and
 ``simulator`` (imported explicitly, not from here) is a local stand-in for tests and development.
@@ -8,6 +9,8 @@ from adapters.payments.client import (
     AgreementKind,
     AgreementState,
     BetalingsserviceReference,
+    ChargeRequest,
+    ChargeState,
     MalformedResponse,
     PaymentMethod,
     PaymentsClient,
@@ -15,8 +18,10 @@ from adapters.payments.client import (
     PaymentState,
     PaymentsUnavailable,
     ProviderAgreement,
+    ProviderCharge,
     ProviderPayment,
     agreement_from_json,
+    charge_from_json,
     payment_from_json,
 )
 from adapters.payments.webhooks import (
@@ -33,6 +38,8 @@ __all__ = [
     "AgreementKind",
     "AgreementState",
     "BetalingsserviceReference",
+    "ChargeRequest",
+    "ChargeState",
     "InvalidWebhookEvent",
     "MalformedResponse",
     "PaymentMethod",
@@ -41,9 +48,11 @@ __all__ = [
     "PaymentsRejected",
     "PaymentsUnavailable",
     "ProviderAgreement",
+    "ProviderCharge",
     "ProviderPayment",
     "WebhookEvent",
     "agreement_from_json",
+    "charge_from_json",
     "parse_event",
     "payment_from_json",
     "sign",

@@ -6,6 +6,15 @@ The provider API is modelled on Vipps MobilePay's ePayment API (one-off card/Mob
 Nexi's Betalingsservice mandates (keyed by PBS number + debtor group + customer number, activated
 asynchronously once the citizen's bank accepts). Source: Vipps MobilePay developer docs, docs/domain.md.
 
+Charges (recurring draws): the creditor creates every charge on an ACTIVE agreement, at least one day
+before its ``due`` date by the provider's clock (Vipps MobilePay Recurring: "a 1-day lead time"); the provider
+processes it on the due date (``PENDING`` → ``DUE`` → ``CHARGED``), retries a failing one daily for
+``retry_days`` (0–14) and then marks it ``FAILED`` with a ``failure_reason``; a charge not yet charged can be
+cancelled, and stopping or expiring its agreement cancels it. A MobilePay charge and a Betalingsservice
+payment instruction are the same call: the provider knows the agreement's kind. A ``reference`` is unique
+among all of the creditor's charges (like Vipps' ``orderId``), so the same draw can never be created twice
+under two idempotency keys (``DUPLICATE_REFERENCE``).
+
 Rules the caller must know:
 
 * Money is integer øre on both sides (``{"currency": "DKK", "value": <int øre>}`` on the wire); a float,
@@ -22,14 +31,18 @@ Rules the caller must know:
   pydantic models: a float or a string where øre are due, an unknown state, ...) is its subclass
   :class:`MalformedResponse`, whose message and log line name the fields, never their values.
 * :class:`PaymentsRejected`: any other 4xx, with the provider's error ``code`` (e.g. ``NOT_FOUND``,
-  ``INVALID_STATE``, ``AGREEMENT_STOPPED``, ``VALIDATION_FAILED``).
+  ``INVALID_STATE``, ``AGREEMENT_STOPPED``, ``VALIDATION_FAILED``; for charges also ``AGREEMENT_NOT_ACTIVE``,
+  ``DUE_TOO_SOON``, ``INVALID_AMOUNT``, ``DUPLICATE_REFERENCE``) and, for a bulk request, the ``index`` of
+  the refused charge (nothing in a refused bulk request is created).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Annotated, Any, Final, Literal, get_args
 
@@ -48,17 +61,23 @@ PaymentMethod = Literal["CARD", "MOBILEPAY"]
 PaymentState = Literal["CREATED", "AUTHORIZED", "CAPTURED", "ABORTED", "EXPIRED", "TERMINATED", "FAILED"]
 AgreementKind = Literal["MOBILEPAY_SUBSCRIPTION", "BETALINGSSERVICE"]
 AgreementState = Literal["PENDING", "ACTIVE", "STOPPED", "EXPIRED", "REJECTED"]
+# Vipps MobilePay Recurring charge states; RESERVED only occurs for RESERVE_CAPTURE charges (we direct-capture).
+ChargeState = Literal["PENDING", "DUE", "RESERVED", "CHARGED", "FAILED", "CANCELLED"]
 
 PAYMENT_METHODS: Final[frozenset[str]] = frozenset(get_args(PaymentMethod))
 PAYMENT_STATES: Final[frozenset[str]] = frozenset(get_args(PaymentState))
 AGREEMENT_KINDS: Final[frozenset[str]] = frozenset(get_args(AgreementKind))
 AGREEMENT_STATES: Final[frozenset[str]] = frozenset(get_args(AgreementState))
+CHARGE_STATES: Final[frozenset[str]] = frozenset(get_args(ChargeState))
 CURRENCY: Final = "DKK"
 MAX_AMOUNT_OERE: Final = 100_000_000_00  # 100 million kr.; anything above is a bug, not a payment
 
 IDEMPOTENCY_KEY_RE: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 OBJECT_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 OPAQUE_REF_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ISO_DATE_RE: Final = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MAX_RETRY_DAYS: Final = 14  # Vipps MobilePay Recurring: retryDays 0-14
+MAX_BULK_CHARGES: Final = 2000  # Vipps MobilePay Recurring: up to 2,000 charges per bulk request
 
 
 class PaymentsUnavailable(ProviderUnavailable):
@@ -72,11 +91,12 @@ class PaymentsUnavailable(ProviderUnavailable):
 class PaymentsRejected(ProviderRejected):
     """The provider refused the request (4xx) with an error code."""
 
-    def __init__(self, code: str, message: str, *, status_code: int) -> None:
+    def __init__(self, code: str, message: str, *, status_code: int, index: int | None = None) -> None:
         super().__init__(f"{status_code} {code}: {message}")
         self.code = code
         self.message = message
         self.status_code = status_code
+        self.index = index  # bulk requests: which charge (0-based) was refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +138,37 @@ class ProviderAgreement:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderCharge:
+    """A MobilePay Recurring charge, or a Betalingsservice payment instruction (same shape)."""
+
+    id: str
+    agreement_id: str
+    reference: str
+    amount_oere: int
+    captured_oere: int  # the full amount once CHARGED, else 0
+    due: date
+    retry_days: int
+    state: ChargeState
+    failure_reason: str | None  # set when FAILED, e.g. "INSUFFICIENT_FUNDS"
+    version: int  # increases with every state change; equals the latest webhook's ``sequence``
+    created_at: datetime
+    charged_on: date | None = None  # the provider's date on which it was charged (due, or a retry day)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    """One charge of a bulk request (:meth:`PaymentsClient.create_charges`); fields as in ``create_charge``."""
+
+    agreement_id: str
+    idempotency_key: str
+    amount_oere: int
+    due: date
+    retry_days: int
+    description: str
+    reference: str
+
+
 # --- wire format -----------------------------------------------------------------------------------------
 
 
@@ -151,6 +202,29 @@ def _check_text(value: str, name: str, *, max_len: int = 200, allow_empty: bool 
     if looks_like_cpr(value, bare_digits=False):
         raise ValueError(f"{name} must not contain a CPR number")
     return value
+
+
+def _check_date(value: date, name: str) -> str:
+    # datetime is a subclass of date; a timestamp where a calendar date is due is a bug.
+    if type(value) is not date:
+        raise TypeError(f"{name} must be a datetime.date")
+    return value.isoformat()
+
+
+def _check_retry_days(value: int) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_RETRY_DAYS:
+        raise ValueError(f"retry_days must be an int from 0 to {MAX_RETRY_DAYS}")
+    return value
+
+
+def _charge_body(*, amount_oere: int, due: date, retry_days: int, description: str, reference: str) -> dict[str, Any]:
+    return {
+        "amount": _money(_check_amount(amount_oere)),
+        "due": _check_date(due, "due"),
+        "retryDays": _check_retry_days(retry_days),
+        "description": _check_text(description, "description"),
+        "reference": _check_text(reference, "reference", max_len=64),
+    }
 
 
 def _check_url(value: str, name: str) -> str:
@@ -200,6 +274,19 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def _iso_date(value: object) -> date:
+    # "YYYY-MM-DD" only (fromisoformat would also take "20250131"); the error never echoes it.
+    if not isinstance(value, str):
+        raise PydanticCustomError("date_type", "expected an ISO 8601 date string")
+    if not ISO_DATE_RE.match(value):
+        raise PydanticCustomError("date_format", "not YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError("date_format", "not a calendar date") from None
+
+
+IsoDate = Annotated[date, PlainValidator(_iso_date)]
 IsoDatetime = Annotated[datetime, PlainValidator(_iso_datetime)]
 AwareIsoDatetime = Annotated[datetime, PlainValidator(_iso_datetime), AfterValidator(_aware)]
 
@@ -287,6 +374,43 @@ class _AgreementWire(BaseModel):
         )
 
 
+class _ChargeWire(BaseModel):
+    model_config = _WIRE
+    id: _ObjectId
+    agreement_id: _ObjectId
+    reference: str
+    amount: _Money
+    captured_amount: _Money
+    due: IsoDate
+    retry_days: Annotated[int, Field(ge=0)]
+    state: ChargeState
+    failure_reason: str | None = None
+    charged_on: IsoDate | None = None
+    created_at: IsoDatetime
+    version: Annotated[int, Field(ge=1)]
+
+    def to_charge(self) -> ProviderCharge:
+        return ProviderCharge(
+            id=self.id,
+            agreement_id=self.agreement_id,
+            reference=self.reference,
+            amount_oere=self.amount.value,
+            captured_oere=self.captured_amount.value,
+            due=self.due,
+            retry_days=self.retry_days,
+            state=self.state,
+            failure_reason=self.failure_reason,
+            version=self.version,
+            created_at=self.created_at,
+            charged_on=self.charged_on,
+        )
+
+
+class _ChargeListWire(BaseModel):
+    model_config = _WIRE
+    charges: list[_ChargeWire]
+
+
 class _ProblemWire(BaseModel):
     """A 4xx answer's problem JSON; lenient, since a refusal is a refusal whatever its body looks like."""
 
@@ -294,6 +418,7 @@ class _ProblemWire(BaseModel):
     code: str | None = None
     title: str | None = None
     detail: str | None = None
+    index: Any = None  # bulk requests; kept only if it is an int
 
 
 def _malformed(kind: str, exc: ValidationError) -> MalformedResponse:
@@ -316,6 +441,21 @@ def agreement_from_json(obj: Any) -> ProviderAgreement:
         return _AgreementWire.model_validate(obj).to_agreement()
     except ValidationError as exc:
         raise _malformed("agreement", exc) from None
+
+
+def charge_from_json(obj: Any) -> ProviderCharge:
+    """Parse a charge representation (a GET response, or a webhook event's ``data``)."""
+    try:
+        return _ChargeWire.model_validate(obj).to_charge()
+    except ValidationError as exc:
+        raise _malformed("charge", exc) from None
+
+
+def _charges_from_json(obj: Any) -> list[ProviderCharge]:
+    try:
+        return [wire.to_charge() for wire in _ChargeListWire.model_validate(obj).charges]
+    except ValidationError as exc:
+        raise _malformed("charge list", exc) from None
 
 
 # --- client ----------------------------------------------------------------------------------------------
@@ -430,6 +570,66 @@ class PaymentsClient:
         path = f"/v1/agreements/{_check_id(agreement_id)}/stop"
         return agreement_from_json(await self._write(path, {}, idempotency_key))
 
+    # -- charges (recurring draws) --
+
+    async def create_charge(
+        self,
+        agreement_id: str,
+        *,
+        idempotency_key: str,
+        amount_oere: int,
+        due: date,
+        retry_days: int,
+        description: str,
+        reference: str,
+    ) -> ProviderCharge:
+        """Create a charge on an ACTIVE agreement (a MobilePay Recurring charge, or a Betalingsservice payment
+        instruction), to be drawn on ``due`` (at least one day after the provider's today) and retried daily
+        for ``retry_days`` (0-14). Refusals: ``AGREEMENT_NOT_ACTIVE``, ``DUE_TOO_SOON``, ``INVALID_AMOUNT``,
+        ``DUPLICATE_REFERENCE``, ``IDEMPOTENCY_KEY_REUSED``, ``NOT_FOUND``, ``VALIDATION_FAILED``."""
+        path = f"/v1/agreements/{_check_id(agreement_id)}/charges"
+        body = _charge_body(
+            amount_oere=amount_oere, due=due, retry_days=retry_days, description=description, reference=reference
+        )
+        return charge_from_json(await self._write(path, body, idempotency_key))
+
+    async def create_charges(self, agreement_charges: Sequence[ChargeRequest]) -> list[ProviderCharge]:
+        """Create up to 2,000 charges in one request, each under its own idempotency key (the same key and
+        content as an earlier ``create_charge`` returns that charge). All or nothing: a refusal names the
+        charge's ``index`` and nothing is created. Answers the charges in request order."""
+        if not 0 < len(agreement_charges) <= MAX_BULK_CHARGES:
+            raise ValueError(f"a bulk request holds 1-{MAX_BULK_CHARGES} charges")
+        items = []
+        for index, charge in enumerate(agreement_charges):
+            if not isinstance(charge, ChargeRequest):
+                raise TypeError(f"agreement_charges[{index}] must be a ChargeRequest")
+            body = _charge_body(
+                amount_oere=charge.amount_oere,
+                due=charge.due,
+                retry_days=charge.retry_days,
+                description=charge.description,
+                reference=charge.reference,
+            )
+            body["agreementId"] = _check_id(charge.agreement_id)
+            body["idempotencyKey"] = _check_key(charge.idempotency_key)
+            items.append(body)
+        # Each charge carries its own key; the request's key is derived from them, so a retried batch matches.
+        batch_key = "bulk:" + hashlib.sha256("\n".join(i["idempotencyKey"] for i in items).encode()).hexdigest()
+        return _charges_from_json(await self._write("/v1/charges", {"charges": items}, batch_key))
+
+    async def get_charge(self, charge_id: str) -> ProviderCharge:
+        return charge_from_json(await self._request("GET", f"/v1/charges/{_check_id(charge_id)}"))
+
+    async def list_charges(self, agreement_id: str) -> list[ProviderCharge]:
+        """Every charge on an agreement, oldest first (reconciliation when webhooks were lost)."""
+        return _charges_from_json(await self._request("GET", f"/v1/agreements/{_check_id(agreement_id)}/charges"))
+
+    async def cancel_charge(self, charge_id: str, *, idempotency_key: str) -> ProviderCharge:
+        """Cancel a charge that is not yet charged (PENDING or DUE → ``CANCELLED``; cancelling it again is a
+        no-op); a CHARGED or FAILED one is refused with ``INVALID_STATE``."""
+        path = f"/v1/charges/{_check_id(charge_id)}/cancel"
+        return charge_from_json(await self._write(path, {}, idempotency_key))
+
     # -- transport --
 
     async def _write(self, path: str, body: dict[str, Any], idempotency_key: str) -> Any:
@@ -453,7 +653,8 @@ class PaymentsClient:
                 problem = _ProblemWire()
             code = problem.code or "HTTP_ERROR"
             message = problem.detail or problem.title or response.reason_phrase
-            raise PaymentsRejected(code, message, status_code=status)
+            index = problem.index if type(problem.index) is int else None
+            raise PaymentsRejected(code, message, status_code=status, index=index)
         if status != 200 and status != 201:
             raise PaymentsUnavailable(f"payment provider answered unexpected {status}", status_code=status)
         try:

@@ -19,8 +19,10 @@ Event body (JSON object, camelCase, UTF-8)
       "id": "evt_…",              # unique per event; a redelivery or duplicate carries the same id
       "type": "payment.authorized" | "payment.captured" | "payment.aborted" | "payment.expired"
             | "payment.failed" | "payment.terminated"
-            | "agreement.activated" | "agreement.rejected" | "agreement.stopped" | "agreement.expired",
-      "objectId": "pay_…" | "agr_…",
+            | "agreement.activated" | "agreement.rejected" | "agreement.stopped" | "agreement.expired"
+            | "charge.pending" | "charge.due" | "charge.reserved" | "charge.charged" | "charge.failed"
+            | "charge.cancelled",
+      "objectId": "pay_…" | "agr_…" | "chg_…",
       "state": "AUTHORIZED" | ...,  # the object's state after the change (fixed by the type, see below)
       "sequence": 2,               # int >= 1, strictly increasing per object; equals data["version"]
       "occurredAt": "2025-01-31T12:00:00.123456+00:00",   # ISO 8601 with a UTC offset
@@ -30,9 +32,17 @@ Event body (JSON object, camelCase, UTF-8)
 ``payment.terminated`` (the merchant cancelled a created or authorized payment) is an addition to the
 list in the brief; it mirrors Vipps' ePayment ``TERMINATED`` state.
 
+Charges (MobilePay Recurring charges and Betalingsservice payment instructions) report every state of the
+Vipps MobilePay Recurring charge lifecycle: ``charge.pending`` when created (``sequence`` 1, the only event
+sent for a creation), ``charge.due`` on the due date, then ``charge.charged`` or, after ``retryDays``,
+``charge.failed`` (``data.failureReason`` says why); ``charge.cancelled`` when the creditor cancels it or its
+agreement stops or expires. ``charge.reserved`` belongs to reserve-and-capture charges, which the gateway
+does not use; it is parsed all the same.
+
 Delivery is at least once and **not** ordered: a receiver must deduplicate on ``id`` and must ignore an
 event whose ``sequence`` is not greater than the version it already stored for ``objectId``. Webhooks
-can be lost; poll ``GET /v1/payments/{id}`` / ``GET /v1/agreements/{id}`` as the fallback (Vipps
+can be lost; poll ``GET /v1/payments/{id}`` / ``GET /v1/agreements/{id}`` / ``GET /v1/charges/{id}`` (or
+``GET /v1/agreements/{id}/charges``) as the fallback (Vipps
 MobilePay developer docs: "webhooks report state changes, polling is the fallback").
 """
 
@@ -72,13 +82,22 @@ AGREEMENT_EVENT_STATES: Final[Mapping[str, str]] = {
     "agreement.stopped": "STOPPED",
     "agreement.expired": "EXPIRED",
 }
-EVENT_STATES: Final[Mapping[str, str]] = {**PAYMENT_EVENT_STATES, **AGREEMENT_EVENT_STATES}
+CHARGE_EVENT_STATES: Final[Mapping[str, str]] = {
+    "charge.pending": "PENDING",
+    "charge.due": "DUE",
+    "charge.reserved": "RESERVED",
+    "charge.charged": "CHARGED",
+    "charge.failed": "FAILED",
+    "charge.cancelled": "CANCELLED",
+}
+EVENT_STATES: Final[Mapping[str, str]] = {**PAYMENT_EVENT_STATES, **AGREEMENT_EVENT_STATES, **CHARGE_EVENT_STATES}
 EVENT_TYPES: Final = frozenset(EVENT_STATES)
 
 _EVENT_ID_RE: Final = re.compile(r"^evt_[A-Za-z0-9_-]{1,64}$")
 _OBJECT_ID_RE: Final = {
     "payment": re.compile(r"^pay_[A-Za-z0-9_-]{1,64}$"),
     "agreement": re.compile(r"^agr_[A-Za-z0-9_-]{1,64}$"),
+    "charge": re.compile(r"^chg_[A-Za-z0-9_-]{1,64}$"),
 }
 _HEX64_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 
@@ -99,7 +118,7 @@ class WebhookEvent:
 
     @property
     def object_kind(self) -> str:
-        """``"payment"`` or ``"agreement"``."""
+        """``"payment"``, ``"agreement"`` or ``"charge"`` (parse ``data`` with ``charge_from_json``)."""
         return self.type.split(".", 1)[0]
 
 

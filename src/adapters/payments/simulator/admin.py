@@ -1,20 +1,23 @@
-"""The admin API: drive payments and agreements, inject webhook faults, inspect calls and deliveries.
+"""The admin API: drive payments and agreements, move the clock, inject webhook and charge faults, inspect calls
+and deliveries.
 
 Test and demo control only; no idempotency key, no API key. See README.md next to this module.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.payments.client import describe_validation_error
-from adapters.payments.simulator.state import Problem
-from adapters.payments.simulator.web import Handler, agreement_of, json_body, payment_of, sim_of
+from adapters.payments.client import OPAQUE_REF_RE, describe_validation_error, looks_like_cpr
+from adapters.payments.simulator.state import MAX_CLOCK_STEP_DAYS, FailureRule, Problem
+from adapters.payments.simulator.web import Handler, agreement_of, date_field, json_body, payment_of, sim_of
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 # action -> (target state, states it may come from)
 _ADMIN_PAYMENT: Final = {
@@ -46,10 +49,81 @@ def _admin_agreement(action: str) -> Handler:
 
     async def handler(request: Request) -> Response:
         agreement = agreement_of(request)
-        sim_of(request).move_agreement(agreement, target, allowed)
-        return JSONResponse(agreement.to_json())
+        sim = sim_of(request)
+        if action == "activate":
+            # The MobilePay account the citizen chose in the app, if it is not the one the merchant suggested.
+            account = (await json_body(request)).get("mobilePayAccountRef")
+            if account is not None and (
+                not isinstance(account, str) or not OPAQUE_REF_RE.match(account) or looks_like_cpr(account)
+            ):
+                raise Problem(400, "VALIDATION_FAILED", "mobilePayAccountRef must be an opaque id")
+            sim.activate_agreement(agreement, account)
+        else:
+            sim.move_agreement(agreement, target, allowed)
+        with sim.lock:
+            return JSONResponse(agreement.to_json())
 
     return handler
+
+
+def _parse(model: type[_Model], body: Any) -> _Model:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise Problem(400, "VALIDATION_FAILED", describe_validation_error(exc)) from None
+
+
+_STRICT: Final = ConfigDict(strict=True, extra="forbid", alias_generator=to_camel)
+
+
+class FailCharges(BaseModel):
+    """``POST /admin/agreements/{id}/fail-charges``."""
+
+    model_config = _STRICT
+    reason: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = "INSUFFICIENT_FUNDS"
+    times: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    attempts: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+async def admin_fail_charges(request: Request) -> Response:
+    sim = sim_of(request)
+    agreement = agreement_of(request)
+    update = _parse(FailCharges, await json_body(request))
+    rule = FailureRule(update.reason, update.times, update.attempts)
+    sim.set_charge_failures(agreement.id, rule)
+    return JSONResponse(rule.to_json(agreement.id))
+
+
+async def admin_clear_charge_failures(request: Request) -> Response:
+    agreement = agreement_of(request)
+    sim_of(request).clear_charge_failures(agreement.id)
+    return JSONResponse({"agreementId": agreement.id, "cleared": True})
+
+
+class AdvanceClock(BaseModel):
+    model_config = _STRICT
+    days: Annotated[int, Field(ge=0, le=MAX_CLOCK_STEP_DAYS)]
+
+
+def _clock(request: Request) -> JSONResponse:
+    return JSONResponse({"today": sim_of(request).today.isoformat()})
+
+
+async def admin_get_clock(request: Request) -> Response:
+    return _clock(request)
+
+
+async def admin_set_clock(request: Request) -> Response:
+    body = await json_body(request)
+    if set(body) != {"today"}:
+        raise Problem(400, "VALIDATION_FAILED", 'body must be {"today": "YYYY-MM-DD"}')
+    sim_of(request).set_today(date_field(body, "today"))
+    return _clock(request)
+
+
+async def admin_advance_clock(request: Request) -> Response:
+    sim_of(request).advance_days(_parse(AdvanceClock, await json_body(request)).days)
+    return _clock(request)
 
 
 _Millis = Annotated[int, Field(ge=0, le=60_000)]
@@ -72,15 +146,13 @@ class ConfigUpdate(BaseModel):
 
 async def admin_config(request: Request) -> Response:
     sim = sim_of(request)
-    try:
-        update = ConfigUpdate.model_validate(await json_body(request))
-    except ValidationError as exc:
-        raise Problem(400, "VALIDATION_FAILED", describe_validation_error(exc)) from None
-    for name in update.model_fields_set:
-        setattr(sim.config, name, getattr(update, name))
-    if not sim.config.reverse_order and sim.held:
-        sim.flush_held()
-    return JSONResponse(sim.config.to_json())
+    update = _parse(ConfigUpdate, await json_body(request))
+    with sim.lock:
+        for name in update.model_fields_set:
+            setattr(sim.config, name, getattr(update, name))
+        if not sim.config.reverse_order and sim.held:
+            sim.flush_held()
+        return JSONResponse(sim.config.to_json())
 
 
 async def admin_stats(request: Request) -> Response:
@@ -113,6 +185,11 @@ async def admin_reset(request: Request) -> Response:
 ROUTES: Final[list[tuple[str, str, Handler]]] = [
     *[("POST", f"/admin/payments/{{id}}/{a}", _admin_payment(a)) for a in _ADMIN_PAYMENT],
     *[("POST", f"/admin/agreements/{{id}}/{a}", _admin_agreement(a)) for a in _ADMIN_AGREEMENT],
+    ("POST", "/admin/agreements/{id}/fail-charges", admin_fail_charges),
+    ("DELETE", "/admin/agreements/{id}/fail-charges", admin_clear_charge_failures),
+    ("GET", "/admin/clock", admin_get_clock),
+    ("POST", "/admin/clock", admin_set_clock),
+    ("POST", "/admin/clock/advance", admin_advance_clock),
     ("POST", "/admin/config", admin_config),
     ("GET", "/admin/stats", admin_stats),
     ("GET", "/admin/webhooks", admin_webhooks),

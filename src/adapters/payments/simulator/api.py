@@ -1,6 +1,6 @@
 """The provider API under ``/v1`` (what :class:`adapters.payments.client.PaymentsClient` speaks).
 
-See README.md next to this module for the contract: idempotent writes, payments, agreements.
+See README.md next to this module for the contract: idempotent writes, payments, agreements, charges.
 """
 
 from __future__ import annotations
@@ -13,20 +13,34 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.payments.client import AGREEMENT_KINDS, IDEMPOTENCY_KEY_RE, OPAQUE_REF_RE, PAYMENT_METHODS, looks_like_cpr
+from adapters.payments.client import (
+    AGREEMENT_KINDS,
+    IDEMPOTENCY_KEY_RE,
+    MAX_BULK_CHARGES,
+    MAX_RETRY_DAYS,
+    OPAQUE_REF_RE,
+    PAYMENT_METHODS,
+    looks_like_cpr,
+)
 from adapters.payments.simulator.state import (
     DEBTOR_GROUP,
     PBS_NUMBER,
+    ChargeSpec,
     IdempotencyRecord,
     Problem,
     SimAgreement,
+    SimCharge,
     SimPayment,
+    SimulatorState,
     new_id,
     now,
 )
 from adapters.payments.simulator.web import (
     Handler,
     agreement_of,
+    charge_of,
+    date_field,
+    int_field,
     json_body,
     money_field,
     payment_of,
@@ -36,10 +50,33 @@ from adapters.payments.simulator.web import (
     url_field,
 )
 
-WriteResult = tuple[int, SimPayment | SimAgreement]
+WriteResult = tuple[int, SimPayment | SimAgreement | SimCharge | list[SimCharge]]
 
 
-async def _idempotent_write(request: Request, action: Callable[[dict[str, Any]], WriteResult]) -> Response:
+def _fingerprint(*parts: Any) -> str:
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _charge_fingerprint(agreement_id: Any, content: dict[str, Any]) -> str:
+    # The same for POST /v1/agreements/{id}/charges and an item of POST /v1/charges, so one key names one
+    # charge whichever way it was created.
+    return _fingerprint("charge", agreement_id, content)
+
+
+def _representation(sim: SimulatorState, record: IdempotencyRecord) -> Any:
+    if record.object_kind == "charges":
+        return {"charges": [sim.charges[charge_id].to_json() for charge_id in record.object_ids]}
+    stores: dict[str, dict[str, Any]] = {"payment": sim.payments, "agreement": sim.agreements, "charge": sim.charges}
+    return stores[record.object_kind][record.object_id].to_json()
+
+
+async def _idempotent_write(
+    request: Request,
+    action: Callable[[dict[str, Any]], WriteResult],
+    *,
+    fingerprint: Callable[[dict[str, Any]], str] | None = None,
+) -> Response:
     sim = sim_of(request)
     key = request.headers.get("Idempotency-Key")
     if not key:
@@ -47,21 +84,24 @@ async def _idempotent_write(request: Request, action: Callable[[dict[str, Any]],
     if not IDEMPOTENCY_KEY_RE.match(key):
         raise Problem(400, "VALIDATION_FAILED", "Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:-]")
     body = await json_body(request)
-    canonical = json.dumps([request.method, request.url.path, body], sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
-    # From here on nothing awaits, so check-then-act is atomic on the event loop.
-    record = sim.idempotency.get(key)
-    if record is not None:
-        if record.fingerprint != fingerprint:
-            raise Problem(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request")
-        store: dict[str, Any] = sim.payments if record.object_kind == "payment" else sim.agreements
-        return JSONResponse(
-            store[record.object_id].to_json(), status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-    status, obj = action(body)
-    kind = "payment" if isinstance(obj, SimPayment) else "agreement"
-    sim.idempotency[key] = IdempotencyRecord(fingerprint, status, kind, obj.id)
-    return JSONResponse(obj.to_json(), status_code=status)
+    digest = fingerprint(body) if fingerprint else _fingerprint(request.method, request.url.path, body)
+    # From here on nothing awaits; the lock makes check-then-act atomic for other threads too.
+    with sim.lock:
+        record = sim.idempotency.get(key)
+        if record is not None:
+            if record.fingerprint != digest:
+                raise Problem(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request")
+            return JSONResponse(
+                _representation(sim, record), status_code=record.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+        status, obj = action(body)
+        if isinstance(obj, list):
+            record = IdempotencyRecord(digest, status, "charges", "", tuple(c.id for c in obj))
+        else:
+            kind = {SimPayment: "payment", SimAgreement: "agreement", SimCharge: "charge"}[type(obj)]
+            record = IdempotencyRecord(digest, status, kind, obj.id)
+        sim.idempotency[key] = record
+        return JSONResponse(_representation(sim, record), status_code=status)
 
 
 async def create_payment(request: Request) -> Response:
@@ -89,7 +129,8 @@ async def create_payment(request: Request) -> Response:
 
 
 async def get_payment(request: Request) -> Response:
-    return JSONResponse(payment_of(request).to_json())
+    with sim_of(request).lock:  # a consistent snapshot, should another thread be changing it
+        return JSONResponse(payment_of(request).to_json())
 
 
 async def capture_payment(request: Request) -> Response:
@@ -166,7 +207,8 @@ async def create_agreement(request: Request) -> Response:
 
 
 async def get_agreement(request: Request) -> Response:
-    return JSONResponse(agreement_of(request).to_json())
+    with sim_of(request).lock:  # a consistent snapshot, should another thread be changing it
+        return JSONResponse(agreement_of(request).to_json())
 
 
 async def stop_agreement(request: Request) -> Response:
@@ -180,6 +222,110 @@ async def stop_agreement(request: Request) -> Response:
     return await _idempotent_write(request, action)
 
 
+def _charge_spec(content: dict[str, Any], agreement_id: Any) -> ChargeSpec:
+    if not isinstance(agreement_id, str) or not agreement_id:
+        raise Problem(400, "VALIDATION_FAILED", "agreementId must be an agreement id")
+    return ChargeSpec(
+        agreement_id=agreement_id,
+        amount_oere=money_field(content, "amount"),
+        due=date_field(content, "due"),
+        retry_days=int_field(content, "retryDays", 0, MAX_RETRY_DAYS),
+        description=str_field(content, "description"),
+        reference=str_field(content, "reference", max_len=64),
+    )
+
+
+async def create_charge(request: Request) -> Response:
+    sim = sim_of(request)
+    agreement_id = request.path_params["id"]
+
+    def action(body: dict[str, Any]) -> WriteResult:
+        return 201, sim.add_charge(_charge_spec(body, agreement_id))
+
+    return await _idempotent_write(request, action, fingerprint=lambda body: _charge_fingerprint(agreement_id, body))
+
+
+_ITEM_ONLY_KEYS: Final = ("idempotencyKey", "agreementId")
+
+
+async def create_charges(request: Request) -> Response:
+    """Bulk: all items are checked first, then all are created (all or nothing); each item has its own key."""
+    sim = sim_of(request)
+    request_key = request.headers.get("Idempotency-Key")
+
+    def check(item: Any, batch: dict[str, str], references: set[str]) -> tuple[str, str, Any]:
+        """One item -> (its key, its fingerprint, a ChargeSpec to create or the SimCharge/key it repeats)."""
+        if not isinstance(item, dict):
+            raise Problem(400, "VALIDATION_FAILED", "each charge must be a JSON object")
+        key = item.get("idempotencyKey")
+        if not isinstance(key, str) or not IDEMPOTENCY_KEY_RE.match(key) or key == request_key:
+            raise Problem(400, "VALIDATION_FAILED", "idempotencyKey: 1-128 characters of [A-Za-z0-9._:-], its own")
+        agreement_id = item.get("agreementId")
+        content = {k: v for k, v in item.items() if k not in _ITEM_ONLY_KEYS}
+        digest = _charge_fingerprint(agreement_id, content)
+        record = sim.idempotency.get(key)
+        if record is not None or key in batch:
+            if (record.fingerprint if record is not None else batch[key]) != digest:
+                raise Problem(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request")
+            return key, digest, sim.charges[record.object_id] if record is not None else key
+        spec = _charge_spec(content, agreement_id)
+        sim.check_charge(spec, taken_references=references)
+        batch[key] = digest
+        references.add(spec.reference)
+        return key, digest, spec
+
+    def action(body: dict[str, Any]) -> WriteResult:
+        items = body.get("charges")
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BULK_CHARGES:
+            raise Problem(400, "VALIDATION_FAILED", f"charges must be a list of 1-{MAX_BULK_CHARGES} charges")
+        batch: dict[str, str] = {}
+        references: set[str] = set()
+        checked = []
+        for index, item in enumerate(items):
+            try:
+                checked.append(check(item, batch, references))
+            except Problem as problem:
+                raise Problem(
+                    problem.status, problem.code, f"charges[{index}]: {problem.detail}", index=index
+                ) from None
+        created: dict[str, SimCharge] = {}
+        result: list[SimCharge] = []
+        for key, digest, what in checked:
+            if isinstance(what, ChargeSpec):
+                charge = created[key] = sim.add_charge(what)
+                sim.idempotency[key] = IdempotencyRecord(digest, 201, "charge", charge.id)
+                result.append(charge)
+            else:
+                result.append(what if isinstance(what, SimCharge) else created[what])
+        return 200, result
+
+    return await _idempotent_write(request, action)
+
+
+async def get_charge(request: Request) -> Response:
+    with sim_of(request).lock:  # a consistent snapshot, should another thread be changing it
+        return JSONResponse(charge_of(request).to_json())
+
+
+async def list_charges(request: Request) -> Response:
+    sim = sim_of(request)
+    agreement = agreement_of(request)
+    with sim.lock:
+        charges = [c.to_json() for c in sim.charges.values() if c.agreement_id == agreement.id]
+    return JSONResponse({"charges": charges})
+
+
+async def cancel_charge(request: Request) -> Response:
+    sim = sim_of(request)
+    charge = charge_of(request)
+
+    def action(body: dict[str, Any]) -> WriteResult:
+        sim.cancel_charge(charge)
+        return 200, charge
+
+    return await _idempotent_write(request, action)
+
+
 ROUTES: Final[list[tuple[str, str, Handler]]] = [
     ("POST", "/v1/payments", create_payment),
     ("GET", "/v1/payments/{id}", get_payment),
@@ -188,4 +334,9 @@ ROUTES: Final[list[tuple[str, str, Handler]]] = [
     ("POST", "/v1/agreements", create_agreement),
     ("GET", "/v1/agreements/{id}", get_agreement),
     ("POST", "/v1/agreements/{id}/stop", stop_agreement),
+    ("POST", "/v1/agreements/{id}/charges", create_charge),
+    ("GET", "/v1/agreements/{id}/charges", list_charges),
+    ("POST", "/v1/charges", create_charges),
+    ("GET", "/v1/charges/{id}", get_charge),
+    ("POST", "/v1/charges/{id}/cancel", cancel_charge),
 ]

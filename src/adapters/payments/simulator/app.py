@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ def create_simulator_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sim.bind_loop(asyncio.get_running_loop())  # webhooks emitted from other threads are delivered here
         try:
             yield
         finally:

@@ -11,7 +11,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from adapters.payments.client import OPAQUE_REF_RE
+from adapters.payments.client import OPAQUE_REF_RE, looks_like_cpr
 from adapters.payments.simulator.state import Problem
 from adapters.payments.simulator.web import Handler, sim_of, with_query
 from gateway.domain.money import format_dkk
@@ -99,13 +99,17 @@ def _confirm_action(target: str) -> Handler:
         if agreement is None or agreement.kind != "MOBILEPAY_SUBSCRIPTION" or agreement.return_url is None:
             return _page("Aftalen findes ikke", "<p>Ukendt aftale.</p>", 404)
         form = await request.form()
-        account = form.get("account")
-        if target == "ACTIVE" and agreement.state == "PENDING" and isinstance(account, str):
-            if not OPAQUE_REF_RE.match(account):
-                return _page("Ugyldig konto", "<p>Ugyldig konto.</p>", 400)
-            agreement.mobilepay_account_ref = account
+        # The account the citizen picked (the page's select is "account"; "mobilePayAccountRef" is accepted too).
+        account = form.get("mobilePayAccountRef", form.get("account"))
+        if account is not None and (
+            not isinstance(account, str) or not OPAQUE_REF_RE.match(account) or looks_like_cpr(account)
+        ):
+            return _page("Ugyldig konto", "<p>Ugyldig konto.</p>", 400)
         try:
-            sim.move_agreement(agreement, target, {"PENDING"})
+            if target == "ACTIVE":
+                sim.activate_agreement(agreement, account)
+            else:
+                sim.move_agreement(agreement, target, {"PENDING"})
         except Problem:
             return _page("Aftalen kan ikke ændres", f"<p>Aftalen er allerede {html.escape(agreement.state)}.</p>", 409)
         return RedirectResponse(with_query(agreement.return_url, agreementId=agreement.id), status_code=303)

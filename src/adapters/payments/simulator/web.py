@@ -5,30 +5,30 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.payments.client import CURRENCY, MAX_AMOUNT_OERE, looks_like_cpr
-from adapters.payments.simulator.state import Problem, SimAgreement, SimPayment, SimulatorState
+from adapters.payments.client import CURRENCY, ISO_DATE_RE, MAX_AMOUNT_OERE, looks_like_cpr
+from adapters.payments.simulator.state import Problem, SimAgreement, SimCharge, SimPayment, SimulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def problem_response(problem: Problem) -> JSONResponse:
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": problem.code,
-            "status": problem.status,
-            "detail": problem.detail,
-            "code": problem.code,
-        },
-        status_code=problem.status,
-        media_type="application/problem+json",
-    )
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": problem.code,
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+    }
+    if problem.index is not None:
+        body["index"] = problem.index
+    return JSONResponse(body, status_code=problem.status, media_type="application/problem+json")
 
 
 def sim_of(request: Request) -> SimulatorState:
@@ -85,6 +85,23 @@ def money_field(body: dict[str, Any], key: str) -> int:
     return value
 
 
+def date_field(body: dict[str, Any], key: str) -> date:
+    value = body.get(key)
+    if isinstance(value, str) and ISO_DATE_RE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Problem(400, "VALIDATION_FAILED", f"{key} must be a date, YYYY-MM-DD")
+
+
+def int_field(body: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = body.get(key)
+    if type(value) is not int or not low <= value <= high:
+        raise Problem(400, "VALIDATION_FAILED", f"{key} must be an integer from {low} to {high}")
+    return value
+
+
 def payment_of(request: Request) -> SimPayment:
     payment = sim_of(request).payments.get(request.path_params["id"])
     if payment is None:
@@ -97,6 +114,13 @@ def agreement_of(request: Request) -> SimAgreement:
     if agreement is None:
         raise Problem(404, "NOT_FOUND", "no such agreement")
     return agreement
+
+
+def charge_of(request: Request) -> SimCharge:
+    charge = sim_of(request).charges.get(request.path_params["id"])
+    if charge is None:
+        raise Problem(404, "NOT_FOUND", "no such charge")
+    return charge
 
 
 def with_query(url: str, **params: str) -> str:
