@@ -1,37 +1,53 @@
-"""``node(id:)`` and ``nodes(ids:)``: any object by its global ID, only if the viewer may see it."""
+"""``node(id:)`` and ``nodes(ids:)``: any object by its global ID, only if the viewer may see it.
+
+Above every domain package, as the schema is: it knows every Node type.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
 
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.viewers import CaseworkerViewer
-from resolvers.citizens import AccessLogEntry, Citizen, write_access_log
+from resolvers.caseworkers.access_log import log_caseworker_access
+from resolvers.citizens.types import AccessLogEntry, Citizen
+from resolvers.claims.types import Claim, Department
 from resolvers.common import ids
+from resolvers.common.types import Node
 from resolvers.context import Info
-from resolvers.types import (
-    Claim,
-    Department,
-    InstallmentPlan,
-    MobilePayAccount,
-    Node,
-    Payment,
-    PaymentMethod,
-)
+from resolvers.loaders import Loaders
+from resolvers.loaders.base import RowByKey, present
+from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
+from resolvers.plans.types import InstallmentPlan
 
 MAX_NODES = 100
 
-# type name -> (loader name, builder, column holding the owning citizen's id or None when public)
-_TYPES: dict[str, tuple[str, Any, str | None]] = {
-    "Citizen": ("citizen", Citizen.from_row, "id"),
-    "Claim": ("claim", Claim.from_row, "citizen_id"),
-    "Department": ("department", Department.from_row, None),
-    "InstallmentPlan": ("plan", InstallmentPlan.from_row, "citizen_id"),
-    "PaymentMethod": ("enrolment", PaymentMethod.from_row, "citizen_id"),
-    "Payment": ("payment", Payment.from_row, "citizen_id"),
-    "MobilePayAccount": ("account", MobilePayAccount.from_row, "citizen_id"),
-    "AccessLogEntry": ("access_log_entry", AccessLogEntry.from_row, "citizen_id"),
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class _NodeType(Generic[R]):
+    """How a node type is loaded and built, and whose it is (None: public)."""
+
+    loader: Callable[[Loaders], RowByKey[int, R]]
+    build: Callable[[R], Node]
+    owner: Callable[[R], int | None]
+
+
+_TYPES: dict[str, _NodeType[Any]] = {
+    "Citizen": _NodeType(lambda ld: ld.citizen, Citizen.from_row, lambda r: r.id),
+    "Claim": _NodeType(lambda ld: ld.claim, Claim.from_row, lambda r: r.citizen_id),
+    "Department": _NodeType(lambda ld: ld.department, Department.from_row, lambda r: None),
+    "InstallmentPlan": _NodeType(lambda ld: ld.plan, InstallmentPlan.from_row, lambda r: r.citizen_id),
+    "PaymentMethod": _NodeType(lambda ld: ld.enrolment, PaymentMethod.from_row, lambda r: r.citizen_id),
+    "Payment": _NodeType(lambda ld: ld.payment, Payment.from_row, lambda r: r.citizen_id),
+    "MobilePayAccount": _NodeType(lambda ld: ld.account, MobilePayAccount.from_row, lambda r: r.citizen_id),
+    "AccessLogEntry": _NodeType(lambda ld: ld.access_log_entry, AccessLogEntry.from_row, lambda r: r.citizen_id),
 }
 
 
@@ -47,7 +63,7 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
         row = await ctx.loaders.installment.load(key)
         if row is None:
             return None, None
-        plan_row = await ctx.loaders.plan.load(row.plan_id)
+        plan_row = present(await ctx.loaders.plan.load(row.plan_id))
         if not await ctx.can_see_citizen(plan_row.citizen_id):
             return None, None
         # Built through the plan so the channel and status are computed one way only.
@@ -55,20 +71,20 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
             if inst.number == row.number:
                 return inst, plan_row.citizen_id
         return None, None
-    loader_name, build, owner_column = _TYPES[type_name]
-    row = await getattr(ctx.loaders, loader_name).load(key)
-    if row is None:
+    node_type = _TYPES[type_name]
+    found = await node_type.loader(ctx.loaders).load(key)
+    if found is None:
         return None, None
-    owner = getattr(row, owner_column) if owner_column else None
+    owner = node_type.owner(found)
     if owner is not None and not await ctx.can_see_citizen(owner):
         return None, None  # indistinguishable from "does not exist"
-    return build(row), owner
+    return node_type.build(found), owner
 
 
 async def resolve_node(info: Info, id: str) -> Node | None:
     node, owner = await _load(info, id)
     if isinstance(info.context.viewer, CaseworkerViewer) and owner is not None:
-        await write_access_log(info.context, [owner], "node")
+        await log_caseworker_access(info.context, [owner], "node")
     return node
 
 
@@ -79,5 +95,16 @@ async def resolve_nodes(info: Info, ids_: list[str]) -> list[Node | None]:
     loaded = await asyncio.gather(*(_load(info, i) for i in ids_))
     owners = [owner for _, owner in loaded if owner is not None]
     if isinstance(info.context.viewer, CaseworkerViewer) and owners:
-        await write_access_log(info.context, list(owners), "nodes")
+        await log_caseworker_access(info.context, owners, "nodes")
     return [node for node, _ in loaded]
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Fetch any object by its global ID.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(description="Fetch up to 100 objects by their global IDs, in order (null where not found).")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return await resolve_nodes(info, list(ids))

@@ -16,16 +16,19 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.i18n import Language, translate
-from resolvers import collection as _collection  # noqa: F401 - registers Claim.collection's lookup
-from resolvers.citizens import AccessLogEntry, Citizen, resolve_citizen, resolve_me
-from resolvers.contacts import Contacts, resolve_contacts
+from resolvers.caseworkers.queries import CaseworkerQueries
+from resolvers.citizens.queries import CitizenQueries
+from resolvers.citizens.types import AccessLogEntry, Citizen
+from resolvers.claims.queries import ContactsQueries
+from resolvers.claims.types import Claim, Department
 from resolvers.context import Info
-from resolvers.node import resolve_node, resolve_nodes
+from resolvers.node import NodeQueries
 from resolvers.payments.mutations import (
     EnrolAutomaticPaymentInput,
     PaymentMethodPayload,
@@ -36,71 +39,26 @@ from resolvers.payments.mutations import (
     start_payment,
     stop_automatic_payment,
 )
+from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
 from resolvers.plans.mutations import (
     ApproveInstallmentPlanInput,
     CancelInstallmentPlanInput,
     CreateInstallmentPlanInput,
-    InstallmentPlanInput,
     InstallmentPlanPayload,
-    InstallmentPlanPreview,
     approve_installment_plan,
     cancel_installment_plan,
     create_installment_plan,
-    plans_awaiting_approval,
-    preview_installment_plan,
 )
-from resolvers.types import (
-    Claim,
-    Connection,
-    Department,
-    Installment,
-    InstallmentPlan,
-    MobilePayAccount,
-    Node,
-    Payment,
-    PaymentMethod,
-)
+from resolvers.plans.queries import PlanQueries
+from resolvers.plans.types import Installment, InstallmentPlan
 
 log = structlog.get_logger(__name__)
 
 UPSTREAM_MARK = "UPSTREAM_UNAVAILABLE"
 
 
-@strawberry.type
-class Query:
-    @strawberry.field(description="Fetch any object by its global ID.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await resolve_node(info, id)
-
-    @strawberry.field(description="Fetch up to 100 objects by their global IDs, in order (null where not found).")
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        return await resolve_nodes(info, list(ids))
-
-    @strawberry.field(description="The signed-in citizen; null for a caseworker.")
-    async def me(self, info: Info) -> Citizen | None:
-        return await resolve_me(info)
-
-    @strawberry.field(description="Look a citizen up by CPR number. Caseworkers only; every call is logged.")
-    async def citizen(self, info: Info, cpr: str) -> Citizen | None:
-        return await resolve_citizen(info, cpr)
-
-    @strawberry.field(description="Betalingskontoret, the sending departments and Gældsstyrelsen, with phone hours.")
-    def contacts(self) -> Contacts:
-        return resolve_contacts()
-
-    @strawberry.field(
-        description="The plan a citizen would get for these claims, and whether it is allowed. Changes nothing."
-    )
-    async def preview_installment_plan(self, info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
-        return await preview_installment_plan(info, input)
-
-    @strawberry.field(
-        description="Plans waiting for a caseworker's individual assessment, oldest first. Caseworkers only."
-    )
-    async def installment_plans_awaiting_approval(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[InstallmentPlan]:
-        return await plans_awaiting_approval(info, first, after)
+# The root query from the domain packages' root fields, in the order the published schema lists them.
+Query = merge_types("Query", (NodeQueries, CitizenQueries, CaseworkerQueries, ContactsQueries, PlanQueries))
 
 
 @strawberry.type

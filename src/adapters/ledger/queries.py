@@ -1,17 +1,315 @@
 """Read queries on the ledger, each batched over many keys (the DataLoaders call these).
 
-Every function takes a connection and a list of keys and issues exactly one SQL statement.
+Every function takes a connection and a list of keys and issues exactly one SQL statement. What comes back is
+SQLAlchemy's own rows, typed by the protocols below (one per shape: the columns the statement selects). They are
+read by attribute and never copied: a cast costs nothing, a dataclass per row would cost the overview its speed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from typing import Protocol, TypeVar
+from typing import cast as typed
 
-from sqlalchemy import BigInteger, Row, cast, func, select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+# The shape of every batched read below: a connection and the keys in, the rows out, in one statement.
+BatchQuery = Callable[[AsyncConnection, Sequence[K]], Awaitable[list[R]]]
+
+# --- row shapes (read-only, so a NamedTuple or a dataclass fits them too) -------------------------------
+
+
+class CitizenRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def cpr(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class CitizenVersionRow(CitizenRow, Protocol):
+    """A citizen with what the response cache keys on."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def data_version(self) -> int: ...
+
+
+class ClaimRow(Protocol):
+    """A claim with its outstanding amount (the sum of its entries)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def department_id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def issued_on(self) -> date: ...
+    @property
+    def due_on(self) -> date: ...
+    @property
+    def original_amount_oere(self) -> int: ...
+    @property
+    def outstanding_oere(self) -> int: ...
+
+
+class DepartmentRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def web(self) -> str | None: ...
+    @property
+    def phone_hours(self) -> list[dict[str, str]]: ...
+
+
+class EntryRow(Protocol):
+    """A posting on a claim's statement."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
+    @property
+    def posted_on(self) -> date: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def component(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def amount_oere(self) -> int: ...
+    @property
+    def payment_id(self) -> int | None: ...
+
+
+class PlanRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def principal_oere(self) -> int: ...
+    @property
+    def monthly_amount_oere(self) -> int: ...
+    @property
+    def months(self) -> int: ...
+    @property
+    def day_of_month(self) -> int: ...
+    @property
+    def excludes_future_interest(self) -> bool: ...
+    @property
+    def assessment_requested(self) -> bool: ...
+    @property
+    def terms_accepted_at(self) -> datetime: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def approved_by(self) -> str | None: ...
+    @property
+    def approved_at(self) -> datetime | None: ...
+    @property
+    def approval_note(self) -> str | None: ...
+    @property
+    def cancelled_at(self) -> datetime | None: ...
+    @property
+    def cancelled_by(self) -> str | None: ...
+
+
+class PlanClaimRow(Protocol):
+    """A claim in a plan, with what was outstanding on it when the plan was made."""
+
+    @property
+    def plan_id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
+    @property
+    def outstanding_oere(self) -> int: ...
+
+
+class LivePlanClaimRow(Protocol):
+    """A claim and the live plan it is in."""
+
+    @property
+    def claim_id(self) -> int: ...
+    @property
+    def plan_id(self) -> int: ...
+
+
+class InstallmentRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def plan_id(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    @property
+    def due_on(self) -> date: ...
+    @property
+    def amount_oere(self) -> int: ...
+    @property
+    def paid_oere(self) -> int: ...
+
+
+class PaidIntoPlanRow(Protocol):
+    @property
+    def plan_id(self) -> int: ...
+    @property
+    def paid_oere(self) -> int: ...
+
+
+class EnrolmentRow(Protocol):
+    """An automatic-payment enrolment (Betalingsservice or a MobilePay subscription)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def mobilepay_account_id(self) -> int | None: ...
+    @property
+    def plan_id(self) -> int | None: ...
+    @property
+    def live_plan_id(self) -> int | None: ...
+    @property
+    def provider_ref(self) -> str | None: ...
+    @property
+    def provider_sequence(self) -> int: ...
+    @property
+    def confirmation_url(self) -> str | None: ...
+    @property
+    def requested_at(self) -> datetime: ...
+    @property
+    def activated_at(self) -> datetime | None: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+
+
+class EnrolmentClaimRow(Protocol):
+    @property
+    def enrolment_id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
+
+
+class MobilePayAccountRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def masked_number(self) -> str: ...
+    @property
+    def provider_ref(self) -> str: ...
+    @property
+    def is_default(self) -> bool: ...
+
+
+class PaymentRow(Protocol):
+    """A one-off payment by card or MobilePay."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_oere(self) -> int: ...
+    @property
+    def provider_ref(self) -> str | None: ...
+    @property
+    def provider_sequence(self) -> int: ...
+    @property
+    def redirect_url(self) -> str | None: ...
+    @property
+    def return_url(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def captured_at(self) -> datetime | None: ...
+
+
+class PaymentClaimRow(Protocol):
+    @property
+    def payment_id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
+
+
+class AllocationRow(Protocol):
+    """A payment's share of one claim (a negative entry), and the component it settled."""
+
+    @property
+    def payment_id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
+    @property
+    def component(self) -> str | None: ...
+    @property
+    def amount_oere(self) -> int: ...
+
+
+class AccessLogRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor_kind(self) -> str: ...
+    @property
+    def actor_id(self) -> str: ...
+    @property
+    def citizen_id(self) -> int | None: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def detail(self) -> str | None: ...
+
+
+# --- claims, departments, statements ---------------------------------------------------------------
 
 _claims = m.table(m.Claim)
 _entries = m.table(m.LedgerEntry)
@@ -41,51 +339,53 @@ _CLAIM_COLUMNS = (
 )
 
 
-async def citizens_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def citizens_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[CitizenRow]:
     t = m.table(m.Citizen)
-    return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.id.in_(ids))))
+    stmt = select(t.c.id, t.c.cpr, t.c.name).where(t.c.id.in_(ids))
+    return typed("list[CitizenRow]", list(await conn.execute(stmt)))
 
 
-async def citizen_version(conn: AsyncConnection, cpr: str) -> Any:
+async def citizen_version(conn: AsyncConnection, cpr: str) -> CitizenVersionRow | None:
     """The citizen row with its data version (the response cache's key), by CPR."""
     t = m.table(m.Citizen)
     stmt = select(t.c.id, t.c.cpr, t.c.name, t.c.created_at, t.c.data_version).where(t.c.cpr == cpr)
-    return (await conn.execute(stmt)).first()
+    return typed("CitizenVersionRow | None", (await conn.execute(stmt)).first())
 
 
-async def citizens_by_cprs(conn: AsyncConnection, cprs: Sequence[str]) -> list[Row[Any]]:
+async def citizens_by_cprs(conn: AsyncConnection, cprs: Sequence[str]) -> list[CitizenRow]:
     t = m.table(m.Citizen)
-    return list(await conn.execute(select(t.c.id, t.c.cpr, t.c.name).where(t.c.cpr.in_(cprs))))
+    stmt = select(t.c.id, t.c.cpr, t.c.name).where(t.c.cpr.in_(cprs))
+    return typed("list[CitizenRow]", list(await conn.execute(stmt)))
 
 
-async def claims_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def claims_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[ClaimRow]:
     """All claims of these citizens with their outstanding sums, oldest due date first."""
     stmt = select(*_CLAIM_COLUMNS).where(_claims.c.citizen_id.in_(citizen_ids)).order_by(_claims.c.due_on, _claims.c.id)
-    return list(await conn.execute(stmt))
+    return typed("list[ClaimRow]", list(await conn.execute(stmt)))
 
 
-async def claims_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(*_CLAIM_COLUMNS).where(_claims.c.id.in_(ids))))
+async def claims_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[ClaimRow]:
+    return typed("list[ClaimRow]", list(await conn.execute(select(*_CLAIM_COLUMNS).where(_claims.c.id.in_(ids)))))
 
 
-async def departments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def departments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[DepartmentRow]:
     t = m.table(m.Department)
-    return list(await conn.execute(select(t).where(t.c.id.in_(ids))))
+    return typed("list[DepartmentRow]", list(await conn.execute(select(t).where(t.c.id.in_(ids)))))
 
 
-async def all_departments(conn: AsyncConnection) -> list[Row[Any]]:
+async def all_departments(conn: AsyncConnection) -> list[DepartmentRow]:
     t = m.table(m.Department)
-    return list(await conn.execute(select(t).order_by(t.c.name)))
+    return typed("list[DepartmentRow]", list(await conn.execute(select(t).order_by(t.c.name))))
 
 
-async def entries_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[Row[Any]]:
+async def entries_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[EntryRow]:
     e = _entries
     stmt = (
         select(e.c.id, e.c.claim_id, e.c.posted_on, e.c.kind, e.c.component, e.c.text, e.c.amount_oere, e.c.payment_id)
         .where(e.c.claim_id.in_(claim_ids))
         .order_by(e.c.claim_id, e.c.posted_on, e.c.id)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[EntryRow]", list(await conn.execute(stmt)))
 
 
 # --- installment plans -------------------------------------------------------------------------------
@@ -95,43 +395,43 @@ _plan_claims = m.table(m.PlanClaim)
 _installments = m.table(m.Installment)
 
 
-async def plans_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_plans).where(_plans.c.id.in_(ids))))
+async def plans_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[PlanRow]:
+    return typed("list[PlanRow]", list(await conn.execute(select(_plans).where(_plans.c.id.in_(ids)))))
 
 
-async def plans_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def plans_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[PlanRow]:
     stmt = (
         select(_plans)
         .where(_plans.c.citizen_id.in_(citizen_ids))
         .order_by(_plans.c.created_at.desc(), _plans.c.id.desc())
     )
-    return list(await conn.execute(stmt))
+    return typed("list[PlanRow]", list(await conn.execute(stmt)))
 
 
-async def live_plan_claims_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[Row[Any]]:
+async def live_plan_claims_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[LivePlanClaimRow]:
     stmt = select(_plan_claims.c.claim_id, _plan_claims.c.plan_id).where(_plan_claims.c.live_claim_id.in_(claim_ids))
-    return list(await conn.execute(stmt))
+    return typed("list[LivePlanClaimRow]", list(await conn.execute(stmt)))
 
 
-async def plan_claims_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[Row[Any]]:
+async def plan_claims_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[PlanClaimRow]:
     stmt = (
         select(_plan_claims.c.plan_id, _plan_claims.c.claim_id, _plan_claims.c.outstanding_oere)
         .where(_plan_claims.c.plan_id.in_(plan_ids))
         .order_by(_plan_claims.c.plan_id, _plan_claims.c.claim_id)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[PlanClaimRow]", list(await conn.execute(stmt)))
 
 
-async def installments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[Row[Any]]:
+async def installments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[InstallmentRow]:
     stmt = (
         select(_installments)
         .where(_installments.c.plan_id.in_(plan_ids))
         .order_by(_installments.c.plan_id, _installments.c.number)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[InstallmentRow]", list(await conn.execute(stmt)))
 
 
-async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[Row[Any]]:
+async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[PaidIntoPlanRow]:
     """Per plan, what was paid on its claims since the plan was made (payments are negative entries)."""
     e = _entries
     stmt = (
@@ -147,11 +447,13 @@ async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> lis
         .where(_plan_claims.c.plan_id.in_(plan_ids), e.c.kind == "PAYMENT", e.c.created_at >= _plans.c.created_at)
         .group_by(_plan_claims.c.plan_id)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[PaidIntoPlanRow]", list(await conn.execute(stmt)))
 
 
-async def installments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_installments).where(_installments.c.id.in_(ids))))
+async def installments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[InstallmentRow]:
+    return typed(
+        "list[InstallmentRow]", list(await conn.execute(select(_installments).where(_installments.c.id.in_(ids))))
+    )
 
 
 # --- automatic payment, MobilePay accounts, payments ----------------------------------------------------
@@ -163,72 +465,79 @@ _payments = m.table(m.Payment)
 _payment_claims = m.table(m.PaymentClaim)
 
 
-async def enrolments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_enrolments).where(_enrolments.c.id.in_(ids))))
+async def enrolments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[EnrolmentRow]:
+    return typed("list[EnrolmentRow]", list(await conn.execute(select(_enrolments).where(_enrolments.c.id.in_(ids)))))
 
 
-async def enrolments_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def enrolments_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[EnrolmentRow]:
     stmt = (
         select(_enrolments)
         .where(_enrolments.c.citizen_id.in_(citizen_ids))
         .order_by(_enrolments.c.requested_at.desc(), _enrolments.c.id.desc())
     )
-    return list(await conn.execute(stmt))
+    return typed("list[EnrolmentRow]", list(await conn.execute(stmt)))
 
 
-async def live_enrolments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_enrolments).where(_enrolments.c.live_plan_id.in_(plan_ids))))
+async def live_enrolments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[EnrolmentRow]:
+    return typed(
+        "list[EnrolmentRow]",
+        list(await conn.execute(select(_enrolments).where(_enrolments.c.live_plan_id.in_(plan_ids)))),
+    )
 
 
-async def live_enrolment_claims_by_claim_ids(conn: AsyncConnection, claim_ids: Sequence[int]) -> list[Row[Any]]:
+async def live_enrolment_claims_by_claim_ids(
+    conn: AsyncConnection, claim_ids: Sequence[int]
+) -> list[EnrolmentClaimRow]:
     stmt = select(_enrolment_claims.c.claim_id, _enrolment_claims.c.enrolment_id).where(
         _enrolment_claims.c.live_claim_id.in_(claim_ids)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[EnrolmentClaimRow]", list(await conn.execute(stmt)))
 
 
-async def enrolment_claims_by_enrolment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def enrolment_claims_by_enrolment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[EnrolmentClaimRow]:
     stmt = select(_enrolment_claims.c.enrolment_id, _enrolment_claims.c.claim_id).where(
         _enrolment_claims.c.enrolment_id.in_(ids)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[EnrolmentClaimRow]", list(await conn.execute(stmt)))
 
 
-async def accounts_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_accounts).where(_accounts.c.id.in_(ids))))
+async def accounts_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[MobilePayAccountRow]:
+    return typed(
+        "list[MobilePayAccountRow]", list(await conn.execute(select(_accounts).where(_accounts.c.id.in_(ids))))
+    )
 
 
-async def accounts_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def accounts_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[MobilePayAccountRow]:
     stmt = select(_accounts).where(_accounts.c.citizen_id.in_(citizen_ids)).order_by(_accounts.c.id)
-    return list(await conn.execute(stmt))
+    return typed("list[MobilePayAccountRow]", list(await conn.execute(stmt)))
 
 
-async def payments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_payments).where(_payments.c.id.in_(ids))))
+async def payments_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[PaymentRow]:
+    return typed("list[PaymentRow]", list(await conn.execute(select(_payments).where(_payments.c.id.in_(ids)))))
 
 
-async def payments_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def payments_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[PaymentRow]:
     stmt = (
         select(_payments)
         .where(_payments.c.citizen_id.in_(citizen_ids))
         .order_by(_payments.c.created_at.desc(), _payments.c.id.desc())
     )
-    return list(await conn.execute(stmt))
+    return typed("list[PaymentRow]", list(await conn.execute(stmt)))
 
 
-async def payment_claims_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def payment_claims_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[PaymentClaimRow]:
     stmt = select(_payment_claims.c.payment_id, _payment_claims.c.claim_id).where(_payment_claims.c.payment_id.in_(ids))
-    return list(await conn.execute(stmt))
+    return typed("list[PaymentClaimRow]", list(await conn.execute(stmt)))
 
 
-async def allocations_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
+async def allocations_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[AllocationRow]:
     e = _entries
     stmt = (
         select(e.c.payment_id, e.c.claim_id, e.c.component, e.c.amount_oere)
         .where(e.c.payment_id.in_(ids))
         .order_by(e.c.payment_id, e.c.id)
     )
-    return list(await conn.execute(stmt))
+    return typed("list[AllocationRow]", list(await conn.execute(stmt)))
 
 
 # --- access log ------------------------------------------------------------------------------------------
@@ -236,12 +545,12 @@ async def allocations_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) 
 _access = m.table(m.AccessLogEntry)
 
 
-async def access_log_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[Row[Any]]:
+async def access_log_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[int]) -> list[AccessLogRow]:
     stmt = (
         select(_access).where(_access.c.citizen_id.in_(citizen_ids)).order_by(_access.c.at.desc(), _access.c.id.desc())
     )
-    return list(await conn.execute(stmt))
+    return typed("list[AccessLogRow]", list(await conn.execute(stmt)))
 
 
-async def access_log_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[Row[Any]]:
-    return list(await conn.execute(select(_access).where(_access.c.id.in_(ids))))
+async def access_log_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[AccessLogRow]:
+    return typed("list[AccessLogRow]", list(await conn.execute(select(_access).where(_access.c.id.in_(ids)))))

@@ -1,4 +1,4 @@
-"""Contacts: Betalingskontoret (R8), each sending department (R7) and Gældsstyrelsen (R15)."""
+"""Claims' root fields: ``contacts`` — Betalingskontoret (R8), each sending department (R7), Gældsstyrelsen (R15)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import strawberry
 
 from adapters.ledger import queries as q
 from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE
+from resolvers.claims.types import Department
+from resolvers.common.contacts import ContactDetails, contact_details
 from resolvers.context import Info
-from resolvers.types import ContactDetails, Department, contact_details
 
 
 @strawberry.type(description="Where citizens get help.")
@@ -22,7 +23,10 @@ class Contacts:
         return [Department.from_row(r) for r in rows]
 
 
-def resolve_contacts() -> Contacts:
-    return Contacts(
-        payments_office=contact_details(PAYMENTS_OFFICE), collection_agency=contact_details(COLLECTION_AGENCY)
-    )
+@strawberry.type
+class ContactsQueries:
+    @strawberry.field(description="Betalingskontoret, the sending departments and Gældsstyrelsen, with phone hours.")
+    def contacts(self) -> Contacts:
+        return Contacts(
+            payments_office=contact_details(PAYMENTS_OFFICE), collection_agency=contact_details(COLLECTION_AGENCY)
+        )

@@ -1,0 +1,1 @@
+"""What only caseworkers (sagsbehandlere) do in GraphQL: look citizens up, every look-up logged."""

@@ -1,0 +1,1 @@
+"""Citizens (borgere) in GraphQL: the citizen and their overview (R1), notices, the access log, and ``me``."""

@@ -1,0 +1,113 @@
+"""Citizen: the overview (R1) — claims, plans, automatic payment, payments, MobilePay accounts — and who looked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from adapters.ledger.queries import AccessLogRow, CitizenRow
+from resolvers.citizens.notices import Notice, notices_for
+from resolvers.claims.prefetch import prefetch_claims
+from resolvers.claims.types import Claim, ClaimFilter
+from resolvers.common import ids
+from resolvers.common.types import Connection, Money, Node, check_page, money, paginate
+from resolvers.context import Info
+from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
+from resolvers.plans.types import InstallmentPlan
+
+
+@strawberry.enum
+class ActorKind(Enum):
+    CASEWORKER = "CASEWORKER"
+    CITIZEN = "CITIZEN"
+    SYSTEM = "SYSTEM"
+
+
+@strawberry.type(description="Someone looked at or changed the citizen's data.")
+class AccessLogEntry(Node):
+    at: datetime
+    actor_kind: ActorKind
+    actor_id: str
+    operation: str
+    request_id: str
+
+    @classmethod
+    def from_row(cls, r: AccessLogRow) -> AccessLogEntry:
+        return cls(
+            id=strawberry.ID(ids.encode("AccessLogEntry", r.id)),
+            at=r.at,
+            actor_kind=ActorKind(r.actor_kind),
+            actor_id=r.actor_id,
+            operation=r.operation,
+            request_id=r.request_id,
+        )
+
+
+@strawberry.type(description="A citizen (borger) and their debt to the municipality.")
+class Citizen(Node):
+    cpr: str = strawberry.field(description="The citizen's CPR number, ten digits (R1).")
+    name: str
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, r: CitizenRow) -> Citizen:
+        return cls(id=strawberry.ID(ids.encode("Citizen", r.id)), cpr=r.cpr, name=r.name, pk=r.id)
+
+    @strawberry.field(description="The citizen's claims, oldest due date first (R1).")
+    async def claims(
+        self, info: Info, first: int | None = None, after: str | None = None, filter: ClaimFilter | None = None
+    ) -> Connection[Claim]:
+        limit, offset = check_page(info, first, after)
+        rows = await info.context.loaders.claims_by_citizen.load(self.pk)
+        claims = [Claim.from_row(r) for r in rows]
+        if filter is not None and filter.status:
+            claims = [c for c in claims if c.status == filter.status]
+        page = paginate(claims, limit, offset)
+        await prefetch_claims(info, page.nodes)
+        return page
+
+    @strawberry.field(description="The sum outstanding on all open claims.")
+    async def total_outstanding(self, info: Info) -> Money:
+        rows = await info.context.loaders.claims_by_citizen.load(self.pk)
+        return money(sum(max(r.outstanding_oere, 0) for r in rows))
+
+    @strawberry.field
+    async def installment_plans(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InstallmentPlan]:
+        limit, offset = check_page(info, first, after)
+        rows = await info.context.loaders.plans_by_citizen.load(self.pk)
+        return paginate([InstallmentPlan.from_row(r) for r in rows], limit, offset)
+
+    @strawberry.field(description="Automatic-payment enrolments (Betalingsservice, MobilePay subscriptions).")
+    async def payment_methods(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PaymentMethod]:
+        limit, offset = check_page(info, first, after)
+        rows = await info.context.loaders.enrolments_by_citizen.load(self.pk)
+        return paginate([PaymentMethod.from_row(r) for r in rows], limit, offset)
+
+    @strawberry.field(description="One-off payments by card or MobilePay, newest first.")
+    async def payments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Payment]:
+        limit, offset = check_page(info, first, after)
+        rows = await info.context.loaders.payments_by_citizen.load(self.pk)
+        return paginate([Payment.from_row(r) for r in rows], limit, offset)
+
+    @strawberry.field(description="The citizen's MobilePay accounts, to choose from for a subscription (R4).")
+    async def mobile_pay_accounts(self, info: Info) -> list[MobilePayAccount]:
+        rows = await info.context.loaders.accounts_by_citizen.load(self.pk)
+        return [MobilePayAccount.from_row(r) for r in rows]
+
+    @strawberry.field(description="Who looked at this citizen's data, newest first.")
+    async def access_log(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[AccessLogEntry]:
+        limit, offset = check_page(info, first, after)
+        rows = await info.context.loaders.access_log_by_citizen.load(self.pk)
+        return paginate([AccessLogEntry.from_row(r) for r in rows], limit, offset)
+
+    @strawberry.field(description="Reminders and warnings for this citizen (R6, R10, R13, R14, R15).")
+    async def notices(self, info: Info) -> list[Notice]:
+        return await notices_for(info.context, self.pk)

@@ -1,0 +1,196 @@
+"""Claims in GraphQL: Claim, its sender (Department), its Statement and what the citizen may do with it now.
+
+Objects are built from ledger rows with plain attributes; relations resolve through the request's DataLoaders,
+so a page of claims costs a constant number of SQL statements however many claims and statement lines it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import strawberry
+
+from adapters.ledger.queries import ClaimRow, DepartmentRow, EnrolmentRow, EntryRow, PlanRow
+from gateway.domain.claims import ClaimKind, ClaimStatus, EntryKind, claim_status, statement_lines
+from gateway.domain.installments import eligibility as claim_eligibility
+from resolvers.claims.collection import Collection, collection_of
+from resolvers.common import ids
+from resolvers.common.contacts import ContactDetails, PhoneHours, Weekday
+from resolvers.common.errors import UserErrorCode
+from resolvers.common.lazy import LazyNode
+from resolvers.common.types import Money, Node, money
+from resolvers.context import Context, Info
+from resolvers.loaders.base import present
+
+# A claim shows its plan and its automatic payment, whose packages are above this one.
+_PLAN = LazyNode[PlanRow]("resolvers.plans.types", "InstallmentPlan")
+_PAYMENT_METHOD = LazyNode[EnrolmentRow]("resolvers.payments.types", "PaymentMethod")
+
+strawberry.enum(ClaimKind, description="What a claim is for (the kind of bill).")
+strawberry.enum(ClaimStatus, description="OPEN while anything is outstanding, PAID when settled.")
+strawberry.enum(EntryKind, name="StatementLineKind")
+
+
+@strawberry.type(
+    description="A municipal department that sends claims (afsender). Questions about a bill go here (R7)."
+)
+class Department(Node):
+    code: str
+    name: str
+    contact: ContactDetails
+
+    @classmethod
+    def from_row(cls, r: DepartmentRow) -> Department:
+        hours = [PhoneHours(weekday=Weekday(h["weekday"]), opens=h["opens"], closes=h["closes"]) for h in r.phone_hours]
+        return cls(
+            id=strawberry.ID(ids.encode("Department", r.id)),
+            code=r.code,
+            name=r.name,
+            contact=ContactDetails(
+                name=r.name, phone=r.phone, email=r.email, address=r.address, web=r.web, phone_hours=hours
+            ),
+        )
+
+
+@strawberry.type(description="One posting on a claim's statement (kontoudtog), with the balance after it.")
+class StatementLine:
+    posted_on: date
+    kind: EntryKind
+    text: str
+    amount: Money
+    balance_after: Money
+
+
+@strawberry.type(description="A claim's statement: earlier charges and the payments made on it (R2).")
+class Statement:
+    lines: list[StatementLine]
+    balance: Money
+
+
+@strawberry.type(description="What the citizen can do with a claim now, and why not.")
+class Eligibility:
+    can_pay: bool
+    can_create_installment_plan: bool
+    reasons: list[UserErrorCode]
+
+
+@strawberry.input
+class ClaimFilter:
+    status: ClaimStatus | None = strawberry.UNSET
+
+
+@strawberry.type(description="A claim (krav, gældspost) the citizen owes the municipality.")
+class Claim(Node):
+    reference: str
+    title: str
+    kind: ClaimKind
+    issued_on: date
+    due_on: date
+    original_amount: Money
+    outstanding: Money
+    status: ClaimStatus
+    pk: strawberry.Private[int]
+    citizen_pk: strawberry.Private[int]
+    department_pk: strawberry.Private[int]
+    # Set by ``prefetch_claims`` for a page of claims, so these resolve without an await per claim.
+    prefetched_sender: strawberry.Private[Department | None] = None
+    prefetched_statement: strawberry.Private[Statement | None] = None
+
+    @classmethod
+    def from_row(cls, r: ClaimRow) -> Claim:
+        return cls(
+            id=strawberry.ID(ids.encode("Claim", r.id)),
+            reference=r.reference,
+            title=r.title,
+            kind=ClaimKind(r.kind),
+            issued_on=r.issued_on,
+            due_on=r.due_on,
+            original_amount=money(r.original_amount_oere),
+            outstanding=money(r.outstanding_oere),
+            status=claim_status(r.outstanding_oere),
+            pk=r.id,
+            citizen_pk=r.citizen_id,
+            department_pk=r.department_id,
+        )
+
+    @strawberry.field(description="The sending department; questions about the bill go to it (R7).")
+    def sender(self, info: Info) -> Department:
+        # Plain value when the page that loaded this claim prefetched it; an awaitable otherwise.
+        if self.prefetched_sender is not None:
+            return self.prefetched_sender
+        return self._load_sender(info)  # type: ignore[return-value]
+
+    async def _load_sender(self, info: Info) -> Department:
+        return Department.from_row(present(await info.context.loaders.department.load(self.department_pk)))
+
+    @strawberry.field(description="The claim's statement: charges, interest, fees and payments (R2).")
+    def statement(self, info: Info) -> Statement:
+        if self.prefetched_statement is not None:
+            return self.prefetched_statement
+        return self._load_statement(info)  # type: ignore[return-value]
+
+    async def _load_statement(self, info: Info) -> Statement:
+        return build_statement(await info.context.loaders.entries_by_claim.load(self.pk))
+
+    @strawberry.field(description="Collection at Gældsstyrelsen (R14), asked live; UNKNOWN when it cannot be asked.")
+    async def collection(self, info: Info) -> Collection:
+        return await collection_of(info.context, self.reference, self.citizen_pk)
+
+    @strawberry.field(
+        description="The live installment plan this claim is in, if any.", graphql_type=_PLAN.graphql_type | None
+    )
+    async def installment_plan(self, info: Info) -> Node | None:
+        plan_id = await live_plan_id(info.context, self.pk)
+        if plan_id is None:
+            return None
+        return _PLAN.build(present(await info.context.loaders.plan.load(plan_id)))
+
+    @strawberry.field(
+        description="The live automatic-payment enrolment covering this claim, if any.",
+        graphql_type=_PAYMENT_METHOD.graphql_type | None,
+    )
+    async def automatic_payment(self, info: Info) -> Node | None:
+        rows = await info.context.loaders.live_enrolment_by_claim.load(self.pk)
+        if not rows:
+            return None
+        return _PAYMENT_METHOD.build(present(await info.context.loaders.enrolment.load(rows[0].enrolment_id)))
+
+    @strawberry.field(description="Whether the claim can be paid now or put in a plan (R11, R14).")
+    async def eligibility(self, info: Info) -> Eligibility:
+        collection = await collection_of(info.context, self.reference, self.citizen_pk)
+        in_plan = await live_plan_id(info.context, self.pk) is not None
+        rules = claim_eligibility(self.outstanding.amount_oere, collection.status, in_plan)
+        return Eligibility(
+            can_pay=rules.can_pay,
+            can_create_installment_plan=rules.can_create_installment_plan,
+            reasons=list(rules.reasons),
+        )
+
+
+def build_statement(rows: Sequence[EntryRow]) -> Statement:
+    lines = statement_lines((r.id, r.posted_on, r.kind, r.text, r.amount_oere) for r in rows)
+    return Statement(
+        lines=[
+            StatementLine(
+                posted_on=ln.posted_on,
+                kind=EntryKind(ln.kind),
+                text=ln.text,
+                amount=money(ln.amount_oere),
+                balance_after=money(ln.balance_after_oere),
+            )
+            for ln in lines
+        ],
+        balance=money(lines[-1].balance_after_oere if lines else 0),
+    )
+
+
+async def load_claims(info: Info, claim_ids: Iterable[int]) -> list[Claim]:
+    """Claims by their ledger ids (a plan's, an enrolment's, a payment's), in that order, in one batched load."""
+    rows = await info.context.loaders.claim.load_many(list(claim_ids))
+    return [Claim.from_row(r) for r in rows if r is not None]
+
+
+async def live_plan_id(ctx: Context, claim_pk: int) -> int | None:
+    rows = await ctx.loaders.live_plan_by_claim.load(claim_pk)
+    return rows[0].plan_id if rows else None

@@ -1,0 +1,90 @@
+"""The types every domain package shares: Node, Money, and connections (paging) per api.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+import strawberry
+
+from gateway.domain.errors import ErrorCode, GatewayError
+from gateway.domain.money import CURRENCY, format_dkk, to_decimal_string
+from resolvers.common import ids
+from resolvers.context import Info
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An object with a global, opaque ID (never containing a CPR number).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="An amount of money. Never a float: `amountOere` is integer øre.")
+class Money:
+    # Plain attributes, filled in once: a resolver per field would cost more than formatting the strings.
+    amount_oere: int = strawberry.field(description="The amount in øre (1 krone = 100 øre).")
+    amount: str = strawberry.field(description='Decimal string in kroner, e.g. "350.00".')
+    currency: str = strawberry.field(description="ISO 4217 currency code (always DKK).")
+    formatted: str = strawberry.field(description='Danish display form, e.g. "1.234,50 kr.".')
+
+
+def money(oere: int) -> Money:
+    return Money(amount_oere=oere, amount=to_decimal_string(oere), currency=CURRENCY, formatted=format_dkk(oere))
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    nodes: list[T]
+    page_info: PageInfo
+    total_count: int
+
+
+DEFAULT_PAGE = 100
+
+
+def check_page(info: Info, first: int | None, after: str | None) -> tuple[int, int]:
+    """The page size and offset asked for, checked against the configured maximum page size."""
+    limit = info.context.services.settings.max_page_size
+    if first is None:
+        first = min(DEFAULT_PAGE, limit)
+    if first < 0 or first > limit:
+        raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_FIRST", max=limit)
+    offset = 0
+    if after is not None:
+        try:
+            offset = ids.decode_cursor(after) + 1
+        except ids.InvalidGlobalId:
+            raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_CURSOR") from None
+    return first, offset
+
+
+def paginate(items: Sequence[T], first: int, offset: int) -> Connection[T]:
+    page = list(items[offset : offset + first])
+    edges = [Edge(cursor=ids.encode_cursor(offset + i), node=n) for i, n in enumerate(page)]
+    return Connection(
+        edges=edges,
+        nodes=page,
+        page_info=PageInfo(
+            has_next_page=offset + len(page) < len(items),
+            has_previous_page=offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=len(items),
+    )

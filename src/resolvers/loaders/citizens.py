@@ -1,0 +1,32 @@
+"""The citizens' loaders: citizens by id and by CPR number, and their access log."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from adapters.ledger import queries as q
+from adapters.ledger.db import Database
+from adapters.ledger.queries import AccessLogRow, CitizenRow
+from resolvers.loaders.base import RowByKey, RowsByKey
+
+
+class CitizenLoaders:
+    db: Database
+
+    @cached_property
+    def citizen(self) -> RowByKey[int, CitizenRow]:
+        return RowByKey(self.db, q.citizens_by_ids, lambda r: r.id)
+
+    @cached_property
+    def citizen_by_cpr(self) -> RowByKey[str, CitizenRow]:
+        """Keyed by the CPR number's ten digits: never logged, never in an ID."""
+        return RowByKey(self.db, q.citizens_by_cprs, lambda r: r.cpr)
+
+    @cached_property
+    def access_log_by_citizen(self) -> RowsByKey[int, AccessLogRow]:
+        """Who looked at a citizen's data, newest first."""
+        return RowsByKey(self.db, q.access_log_by_citizen_ids, lambda r: r.citizen_id)
+
+    @cached_property
+    def access_log_entry(self) -> RowByKey[int, AccessLogRow]:
+        return RowByKey(self.db, q.access_log_by_ids, lambda r: r.id)

@@ -1,0 +1,32 @@
+"""Installment plans' root fields: the preview, and the caseworkers' queue of plans awaiting approval."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.common.types import Connection
+from resolvers.context import Info
+from resolvers.plans.mutations import (
+    InstallmentPlanInput,
+    InstallmentPlanPreview,
+    plans_awaiting_approval,
+    preview_installment_plan,
+)
+from resolvers.plans.types import InstallmentPlan
+
+
+@strawberry.type
+class PlanQueries:
+    @strawberry.field(
+        description="The plan a citizen would get for these claims, and whether it is allowed. Changes nothing."
+    )
+    async def preview_installment_plan(self, info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
+        return await preview_installment_plan(info, input)
+
+    @strawberry.field(
+        description="Plans waiting for a caseworker's individual assessment, oldest first. Caseworkers only."
+    )
+    async def installment_plans_awaiting_approval(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[InstallmentPlan]:
+        return await plans_awaiting_approval(info, first, after)

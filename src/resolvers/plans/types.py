@@ -1,0 +1,145 @@
+"""Installment plans (afdragsordning) in GraphQL: InstallmentPlan and its Installments."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from enum import Enum
+
+import strawberry
+
+from adapters.ledger.queries import CitizenRow, EnrolmentRow, PlanRow
+from gateway.domain.clock import today
+from gateway.domain.enrolments import EnrolmentStatus, installment_channel
+from gateway.domain.installments import InstallmentStatus, installment_status, installments_paid
+from resolvers.claims.types import Claim, load_claims
+from resolvers.common import ids
+from resolvers.common.lazy import LazyNode
+from resolvers.common.types import Money, Node, money
+from resolvers.context import Info
+from resolvers.loaders.base import present
+
+# A plan shows its citizen and its automatic payment, whose packages are above this one.
+_CITIZEN = LazyNode[CitizenRow]("resolvers.citizens.types", "Citizen")
+_PAYMENT_METHOD = LazyNode[EnrolmentRow]("resolvers.payments.types", "PaymentMethod")
+
+strawberry.enum(InstallmentStatus)
+
+
+@strawberry.enum
+class InstallmentPlanStatus(Enum):
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    DEFAULTED = "DEFAULTED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.enum
+class InstallmentChannel(Enum):
+    AUTOMATIC = "AUTOMATIC"
+    INVOICE = "INVOICE"
+
+
+@strawberry.type(description="One monthly installment of a plan.")
+class Installment(Node):
+    number: int
+    due_on: date
+    amount: Money
+    paid: Money
+    status: InstallmentStatus
+    channel: InstallmentChannel = strawberry.field(
+        description="AUTOMATIC when an ACTIVE enrolment covers the plan; otherwise an invoice in Digital Post (R10)."
+    )
+
+
+@strawberry.type(description="An installment plan (afdragsordning).")
+class InstallmentPlan(Node):
+    status: InstallmentPlanStatus
+    principal: Money
+    monthly_amount: Money
+    months: int
+    day_of_month: int
+    excludes_future_interest: bool = strawberry.field(
+        description="True when a beboerindskudslån is included: interest accruing after the plan "
+        "is not part of it (R13)."
+    )
+    assessment_requested: bool
+    terms_accepted_at: datetime
+    created_at: datetime
+    created_by: str
+    approved_by: str | None
+    approved_at: datetime | None
+    approval_note: str | None
+    cancelled_at: datetime | None
+    pk: strawberry.Private[int]
+    citizen_pk: strawberry.Private[int]
+    status_raw: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, r: PlanRow) -> InstallmentPlan:
+        return cls(
+            id=strawberry.ID(ids.encode("InstallmentPlan", r.id)),
+            status=InstallmentPlanStatus(r.status),
+            principal=money(r.principal_oere),
+            monthly_amount=money(r.monthly_amount_oere),
+            months=r.months,
+            day_of_month=r.day_of_month,
+            excludes_future_interest=r.excludes_future_interest,
+            assessment_requested=r.assessment_requested,
+            terms_accepted_at=r.terms_accepted_at,
+            created_at=r.created_at,
+            created_by=r.created_by,
+            approved_by=r.approved_by,
+            approved_at=r.approved_at,
+            approval_note=r.approval_note,
+            cancelled_at=r.cancelled_at,
+            pk=r.id,
+            citizen_pk=r.citizen_id,
+            status_raw=r.status,
+        )
+
+    @strawberry.field(description="The citizen the plan belongs to.", graphql_type=_CITIZEN.graphql_type)
+    async def citizen(self, info: Info) -> Node:
+        return _CITIZEN.build(present(await info.context.loaders.citizen.load(self.citizen_pk)))
+
+    @strawberry.field
+    async def claims(self, info: Info) -> list[Claim]:
+        links = await info.context.loaders.plan_claims.load(self.pk)
+        return await load_claims(info, (link.claim_id for link in links))
+
+    @strawberry.field(
+        description="The live automatic-payment enrolment covering this plan (R9), if any.",
+        graphql_type=_PAYMENT_METHOD.graphql_type | None,
+    )
+    async def payment_method(self, info: Info) -> Node | None:
+        rows = await info.context.loaders.live_enrolment_by_plan.load(self.pk)
+        return _PAYMENT_METHOD.build(rows[0]) if rows else None
+
+    @strawberry.field
+    async def installments(self, info: Info) -> list[Installment]:
+        return await self.load_installments(info)
+
+    async def load_installments(self, info: Info) -> list[Installment]:
+        loaders = info.context.loaders
+        rows, enrolment, paid_rows = await asyncio.gather(
+            loaders.installments_by_plan.load(self.pk),
+            loaders.live_enrolment_by_plan.load(self.pk),
+            loaders.paid_into_plan.load(self.pk),
+        )
+        channel = InstallmentChannel(installment_channel(EnrolmentStatus(enrolment[0].status) if enrolment else None))
+        now = today()
+        # What has been paid on the plan's claims since it was made fills its installments in order.
+        paid = installments_paid([r.amount_oere for r in rows], paid_rows[0].paid_oere if paid_rows else 0)
+        return [
+            Installment(
+                id=strawberry.ID(ids.encode("Installment", r.id)),
+                number=r.number,
+                due_on=r.due_on,
+                amount=money(r.amount_oere),
+                paid=money(p),
+                status=installment_status(self.status_raw, r.due_on, r.amount_oere, p, now),
+                channel=channel,
+            )
+            for r, p in zip(rows, paid, strict=True)
+        ]
