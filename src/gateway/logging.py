@@ -42,5 +42,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger ignores later configuration (e.g. structlog.testing.capture_logs), and
+        # there are few log lines per request.
+        cache_logger_on_first_use=False,
     )

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     payments_timeout_seconds: float = 5.0
     payments_poll_interval_seconds: float = 30.0  # 0 turns the poll off
     payments_poll_min_age_seconds: float = 10.0  # leave young payments to their webhooks
+    # Installments over time (docs/domain-rules.md): when draws are created, how long MobilePay retries a
+    # failed charge, and when an unpaid installment makes a plan lapse (misligholdt).
+    draw_lead_bank_days: int = Field(default=5, ge=1, le=20)
+    invoice_lead_bank_days: int = Field(default=10, ge=1, le=30)
+    draw_retry_days: int = Field(default=3, ge=0, le=14)
+    plan_default_grace_days: int = Field(default=14, ge=0, le=90)
+    worker_interval_seconds: float = Field(default=60.0, gt=0)
 
     # GraphQL
     graphiql: bool | None = None  # default: on in development, off in production

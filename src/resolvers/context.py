@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,8 +49,6 @@ class Context:
     loaders: Loaders
     # Set by resolvers that had to answer without Gældsstyrelsen; turned into one top-level error.
     upstream_unavailable: bool = False
-    # Work started early and awaited by others (kept referenced until the request ends).
-    background: list[asyncio.Future[None]] = field(default_factory=list)
     _viewer_citizen_id: int | None = field(default=None, repr=False)
 
     @property

@@ -110,6 +110,8 @@ class LedgerEntry(Base):
     # Identity in the source system (import) so re-importing updates instead of duplicating.
     external_ref: Mapped[str | None] = mapped_column(String(80))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    # Set on the entries a monthly draw posted (a charged MobilePay charge or Betalingsservice instruction).
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
     created_at: Mapped[datetime] = utc_column()
 
     __table_args__ = (
@@ -139,6 +141,9 @@ class InstallmentPlan(Base):
     approval_note: Mapped[str | None] = mapped_column(Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
+    # When it became COMPLETED or DEFAULTED (or ended because no claim was left in it), and why.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (Index("ix_installment_plans_status_created", "status", "created_at"),)
 
@@ -153,6 +158,9 @@ class PlanClaim(Base):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
     outstanding_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
     live_claim_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Set when the claim left a live plan because Gældsstyrelsen took it for collection (R14).
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_reason: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (Index("ix_plan_claims_claim", "claim_id"),)
 
@@ -269,6 +277,68 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     received_at: Mapped[datetime] = utc_column()
     event_type: Mapped[str] = mapped_column(String(60), nullable=False)
+
+
+class Draw(Base):
+    """One collection for an installment (or a bill enrolled directly): a MobilePay Recurring charge, a
+    Betalingsservice payment instruction, or an invoice (opkrævning) sent to Digital Post.
+
+    ``draw_key`` ("installment:<id>", "bill:<enrolment>:<claim>") is unique: whatever retries, restarts or
+    workers do, an installment is drawn at most once. The provider's idempotency key is derived from it."""
+
+    __tablename__ = "draws"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    draw_key: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("installment_plans.id"), index=True)
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    channel: Mapped[str] = mapped_column(String(30), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    due_on: Mapped[date] = mapped_column(Date, nullable=False)
+    provider_ref: Mapped[str | None] = mapped_column(String(80), unique=True)
+    provider_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failure_reason: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = utc_column()
+    updated_at: Mapped[datetime] = utc_column()
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_draws_status_due", "status", "due_on"),)
+
+
+class CitizenNotice(Base):
+    """Something the citizen is told once it happened (a missed draw, an invoice to look for in Digital Post,
+    a plan that ended, a claim that left a plan). ``dedupe_key`` makes every notice happen once."""
+
+    __tablename__ = "citizen_notices"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    code: Mapped[str] = mapped_column(String(40), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("installment_plans.id"))
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    created_at: Mapped[datetime] = utc_column()
+
+
+class CaseworkerItem(Base):
+    """An item for Betalingskontoret's work queues (a missed draw, a defaulted plan, a claim that left a plan
+    for collection). ``dedupe_key`` makes every item happen once; ``resolved_at`` closes it."""
+
+    __tablename__ = "caseworker_items"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("installment_plans.id"))
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    created_at: Mapped[datetime] = utc_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_caseworker_items_kind_created", "kind", "created_at"),)
 
 
 def table(model: type[Base]) -> Table:

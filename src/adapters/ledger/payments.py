@@ -7,11 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Row, cast, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger.upsert import insert_once
 from adapters.ledger.versions import bump
 
 _claims = m.table(m.Claim)
@@ -130,13 +129,15 @@ class PaymentStatements:
     async def post_allocations(
         self,
         *,
-        payment_id: int,
+        payment_id: int | None = None,
+        draw_id: int | None = None,
         posted_on: date,
         text: str,
         allocations: Sequence[tuple[int, str, int]],
         now: datetime,
     ) -> None:
-        """One PAYMENT entry per (claim, component, øre) allocation, negative, tagged with the payment."""
+        """One PAYMENT entry per (claim, component, øre) allocation, negative, tagged with the one-off payment
+        or the monthly draw that brought the money."""
         if not allocations:
             return
         await self.conn.execute(
@@ -151,12 +152,13 @@ class PaymentStatements:
                     "amount_oere": -amount,
                     "external_ref": None,
                     "payment_id": payment_id,
+                    "draw_id": draw_id,
                     "created_at": now,
                 }
                 for claim_id, component, amount in allocations
             ],
         )
-        await bump(self.conn, payments=[payment_id])
+        await bump(self.conn, claims=[claim_id for claim_id, _, _ in allocations])
 
     async def open_payments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
         stmt = (
@@ -272,14 +274,7 @@ class PaymentStatements:
     async def record_event(self, *, event_id: str, event_type: str, now: datetime) -> bool:
         """Remember a processed event; False when it was processed before (redelivery)."""
         values = {"event_id": event_id, "event_type": event_type, "received_at": now}
-        dialect = self.conn.dialect.name
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = pg_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-        else:
-            stmt = sqlite_insert(_events).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-        result = await self.conn.execute(stmt)
-        return bool(result.rowcount)
+        return await insert_once(self.conn, _events, values, ["event_id"]) is not None
 
     async def event_seen(self, event_id: str) -> bool:
         return (

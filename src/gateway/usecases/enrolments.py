@@ -15,6 +15,7 @@ import structlog
 from gateway.domain.clock import utcnow
 from gateway.domain.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
 from gateway.domain.errors import UserErrorCode, payments_unavailable
+from gateway.domain.plan_states import is_live as is_live_plan
 from gateway.usecases.idempotency import Outcome, Problems, recorded, refused, run_idempotent
 from gateway.usecases.payments import owned_open_claims
 from gateway.usecases.ports import (
@@ -78,7 +79,7 @@ class Enrolments:
                 plan = await tx.plan(plan_id)
                 if plan is None or plan.citizen_id != citizen_id:
                     return refused(UserErrorCode.PLAN_NOT_FOUND, "input", "planId")
-                if plan.status not in ("ACTIVE", "PENDING_APPROVAL"):
+                if not is_live_plan(plan.status):
                     return refused(UserErrorCode.NOT_ALLOWED, "input", "planId")
             else:
                 _, claim_errors = await owned_open_claims(tx, claim_ids, citizen_id, "claimIds", lock=True)

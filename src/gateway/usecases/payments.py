@@ -9,14 +9,15 @@ says: only the ticked claims; fees, then interest, then principal; oldest due da
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
 
-from gateway.domain.allocation import ClaimBalance, allocate_payment, split_outstanding
-from gateway.domain.clock import today, utcnow
+from gateway.domain.clock import utcnow
 from gateway.domain.errors import UserErrorCode, payments_unavailable
 from gateway.domain.money import InvalidAmount, parse_oere
+from gateway.domain.payment_states import ReportOutcome, classify_provider_state, from_provider
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
 from gateway.usecases.ports import (
     Ledger,
@@ -27,20 +28,10 @@ from gateway.usecases.ports import (
     ProviderUnavailable,
     Row,
 )
+from gateway.usecases.posting import post_to_claims
 
 log = structlog.get_logger(__name__)
 
-# The provider's payment states -> ours (api.md Payment.status).
-PAYMENT_STATUS = {
-    "CREATED": "CREATED",
-    "AUTHORIZED": "AUTHORIZED",
-    "CAPTURED": "CAPTURED",
-    "ABORTED": "CANCELLED",
-    "TERMINATED": "CANCELLED",
-    "EXPIRED": "EXPIRED",
-    "FAILED": "FAILED",
-}
-FINAL_PAYMENT = frozenset({"CAPTURED", "CANCELLED", "EXPIRED", "FAILED"})
 METHOD_TEXT = {"CARD": "Indbetaling med betalingskort", "MOBILEPAY": "Indbetaling med MobilePay"}
 
 
@@ -52,13 +43,6 @@ def payment_id_from_reference(reference: str) -> int | None:
     prefix = "RK-PAY-"
     tail = reference[len(prefix) :] if reference.startswith(prefix) else ""
     return int(tail) if tail.isdigit() else None
-
-
-def _entry_for_split(kind: str, component: str | None, amount: int) -> tuple[str, int]:
-    # A payment tagged with the component it settled counts against that component (see split_outstanding).
-    if kind in ("PAYMENT", "ADJUSTMENT") and amount < 0 and component:
-        return {"FEE": "FEE", "INTEREST": "INTEREST", "PRINCIPAL": "CHARGE"}[component], amount
-    return kind, amount
 
 
 async def owned_open_claims(
@@ -184,9 +168,14 @@ class Payments:
         if row.provider_ref is not None and row.provider_ref != provider.id:
             log.warning("payment.provider_mismatch", payment=row.id)
             return str(row.status)
-        new_status = PAYMENT_STATUS[provider.state]
-        if row.status in FINAL_PAYMENT or provider.version <= row.provider_sequence or new_status == row.status:
+        report = classify_provider_state(
+            row.status, provider.state, version=provider.version, stored_version=row.provider_sequence
+        )
+        if report is not ReportOutcome.MOVE:
+            if report is ReportOutcome.IMPOSSIBLE:
+                log.warning("payment.impossible_report", payment=row.id, status=row.status, reported=provider.state)
             return str(row.status)
+        new_status = from_provider(provider.state).value
         now = utcnow()
         values: dict[str, Any] = {"status": new_status, "updated_at": now, "provider_sequence": provider.version}
         if new_status == "CAPTURED":
@@ -196,34 +185,18 @@ class Payments:
         log.info("payment.state", payment=row.id, status=new_status)
         return new_status
 
-    async def _post_capture(self, tx: LedgerTx, row: Row, captured_oere: int, now: Any) -> None:
-        claim_ids = await tx.payment_claim_ids(row.id)
-        claims = await tx.claims_with_outstanding(claim_ids, lock=True)
-        entries = await tx.entries_for_claims(claim_ids)
-        balances = []
-        for claim in claims:
-            fees, interest, principal = split_outstanding(
-                _entry_for_split(e.kind, e.component, e.amount_oere) for e in entries if e.claim_id == claim.id
-            )
-            # The components never exceed what is outstanding in total (a claim can't go below zero).
-            total = max(claim.outstanding_oere, 0)
-            fees = min(fees, total)
-            interest = min(interest, total - fees)
-            principal = min(principal, total - fees - interest)
-            balances.append(ClaimBalance(str(claim.id), claim.due_on, fees, interest, principal))
-        if captured_oere <= 0:
-            return
-        result = allocate_payment(captured_oere, balances)
-        if result.unallocated_oere:
-            # Only possible if the claims were paid by other means between authorisation and capture.
-            log.warning("payment.unallocated", payment=row.id, oere=result.unallocated_oere)
-        await tx.post_allocations(
-            payment_id=row.id,
-            posted_on=today(),
+    async def _post_capture(self, tx: LedgerTx, row: Row, captured_oere: int, now: datetime) -> None:
+        unallocated = await post_to_claims(
+            tx,
+            await tx.payment_claim_ids(row.id),
+            captured_oere,
             text=METHOD_TEXT.get(row.method, "Indbetaling"),
-            allocations=[(int(a.claim_id), a.component.value, a.amount_oere) for a in result.allocations],
             now=now,
+            payment_id=row.id,
         )
+        if unallocated:
+            # Only possible if the claims were paid by other means between authorisation and capture.
+            log.warning("payment.unallocated", payment=row.id, oere=unallocated)
 
     async def _capture(self, payment_id: int, provider: ProviderPayment) -> str:
         """Capture what the ticked claims still owe (at most what was authorised), or cancel if nothing.

@@ -13,6 +13,7 @@ from gateway.domain.claims import ClaimKind
 from gateway.domain.clock import today, utcnow
 from gateway.domain.errors import UserErrorCode
 from gateway.domain.money import InvalidAmount, parse_oere
+from gateway.domain.plan_states import can_approve, can_cancel
 from gateway.domain.plans import (
     FIELD_CLAIM_IDS,
     MIN_MONTHLY_OERE,
@@ -233,7 +234,7 @@ class InstallmentPlans:
             plan = await tx.plan_for_update(plan_id)
             if plan is None:
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            if plan.status != "PENDING_APPROVAL":
+            if not can_approve(plan.status):
                 return refused(UserErrorCode.PLAN_NOT_PENDING, *PLAN_FIELD)
             claims = await tx.claims_with_outstanding([c.claim_id for c in await tx.plan_claim_rows(plan_id)])
             if collection is None:
@@ -280,7 +281,7 @@ class InstallmentPlans:
             plan = await tx.plan_for_update(plan_id) if plan_id is not None else None
             if plan is None or (caseworker_id is None and plan.citizen_id != citizen_id):
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            if plan.status not in ("PENDING_APPROVAL", "ACTIVE"):
+            if not can_cancel(plan.status):
                 return refused(UserErrorCode.PLAN_NOT_CANCELLABLE, *PLAN_FIELD)
             now = utcnow()
             await tx.cancel(plan.id, by=actor, now=now)

@@ -12,7 +12,7 @@ from gateway.usecases.idempotency import Problems
 from resolvers.common import ids
 from resolvers.common.errors import UserError, user_errors
 from resolvers.context import Context, Info
-from resolvers.types import Payment, PaymentKind, PaymentMethod, PaymentMethodKind
+from resolvers.payments.types import Payment, PaymentKind, PaymentMethod, PaymentMethodKind
 
 MAX_CLAIMS = 100
 

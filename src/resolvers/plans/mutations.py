@@ -18,8 +18,9 @@ from gateway.usecases.idempotency import Outcome
 from gateway.usecases.plans import PlanTerms
 from resolvers.common import ids
 from resolvers.common.errors import UserError, user_errors
+from resolvers.common.types import Connection, Money, check_page, money, paginate
 from resolvers.context import Context, Info
-from resolvers.types import Connection, InstallmentPlan, InstallmentPlanStatus, Money, check_page, money, paginate
+from resolvers.plans.types import InstallmentPlan, InstallmentPlanStatus
 
 MAX_CLAIMS_PER_PLAN = 100
 
