@@ -21,6 +21,7 @@ from gateway.logging import configure_logging
 from gateway.services import Services, build_services
 from gateway.settings import Settings
 from gateway.webhooks import payments_webhook_endpoint
+from gateway.worker import Worker
 
 __all__ = ["Services", "build_services", "create_app"]
 
@@ -66,9 +67,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if settings.payments_poll_interval_seconds > 0
             else None
         )
+        stop_worker = asyncio.Event()
+        worker = (
+            asyncio.create_task(Worker(svc, interval_seconds=settings.worker_interval_seconds).run(stop_worker))
+            if settings.worker_in_process
+            else None
+        )
         try:
             yield
         finally:
+            if worker is not None:
+                stop_worker.set()
+                await worker
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -94,6 +94,41 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(_settings(), reseed=not args.keep_data)
 
 
+def cmd_worker(_: argparse.Namespace) -> int:
+    from adapters.ledger.migrate import pending
+    from gateway.logging import configure_logging
+    from gateway.services import build_services
+    from gateway.worker import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def main() -> int:
+        services = build_services(settings)
+        if await pending(services.db):
+            await services.aclose()
+            print("the ledger database is not at the latest migration: run `gateway migrate` first", file=sys.stderr)
+            return 1
+        await run_worker(services)
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.logging import configure_logging
+    from gateway.simulation import simulate
+
+    settings = _settings()
+    if not settings.is_development:
+        print("gateway simulate moves time: development only (GATEWAY_ENVIRONMENT=development)", file=sys.stderr)
+        return 2
+    configure_logging("WARNING", settings.log_json)
+    asyncio.run(migrate_ledger(settings))
+    print(asyncio.run(simulate(settings, args.months, fail_month=args.fail_month)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Mit betalingsoverblik GraphQL gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     p.add_argument("output", nargs="?", default="-")
     p.set_defaults(func=cmd_export_schema)
+
+    p = sub.add_parser("worker", help="run the time-driven work: draws, outcomes, the poll, plan endings")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("simulate", help="move the demo ledger's plans through the coming months (development)")
+    p.add_argument("--months", type=int, default=12, choices=range(1, 61), metavar="N", help="1-60 (default 12)")
+    p.add_argument("--fail-month", type=int, metavar="M", help="in month M, MobilePay charges fail (no money)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("dev", help="migrate, seed, start the simulators and serve (what `make run` does)")
     p.add_argument("--keep-data", action="store_true", help="do not re-seed the demo citizens")

@@ -13,6 +13,7 @@ from gateway.auth import TokenVerifier
 from gateway.domain.collection import status_from_agency_state
 from gateway.settings import Settings
 from gateway.usecases.access import AccessLog
+from gateway.usecases.draws import DrawPolicy, Draws
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.payments import Payments
 from gateway.usecases.plans import InstallmentPlans
@@ -49,6 +50,7 @@ class Services:
     enrolments: Enrolments
     provider_events: ProviderEvents
     access_log: AccessLog
+    draws: Draws
 
     async def aclose(self) -> None:
         await self.gaeldst.aclose()
@@ -86,7 +88,20 @@ def build_services(settings: Settings) -> Services:
         timeout=settings.payments_timeout_seconds,
     )
     payments = Payments(ledger, provider)
-    enrolments = Enrolments(ledger, provider, settings.public_url)
+    statuses = GaeldstStatuses(gaeldst)
+    enrolments = Enrolments(ledger, provider, settings.public_url, statuses)
+    draws = Draws(
+        ledger,
+        provider,
+        statuses,
+        enrolments,
+        DrawPolicy(
+            lead_bank_days=settings.draw_lead_bank_days,
+            invoice_lead_bank_days=settings.invoice_lead_bank_days,
+            retry_days=settings.draw_retry_days,
+            grace_days=settings.plan_default_grace_days,
+        ),
+    )
     return Services(
         settings=settings,
         db=db,
@@ -94,9 +109,10 @@ def build_services(settings: Settings) -> Services:
         gaeldst=gaeldst,
         payments_client=provider,
         verifier=TokenVerifier(settings),
-        plans=InstallmentPlans(ledger, GaeldstStatuses(gaeldst), enrolments),
+        plans=InstallmentPlans(ledger, statuses, enrolments),
         payments=payments,
         enrolments=enrolments,
-        provider_events=ProviderEvents(ledger, payments, enrolments),
+        provider_events=ProviderEvents(ledger, payments, enrolments, draws),
         access_log=AccessLog(ledger),
+        draws=draws,
     )

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     draw_retry_days: int = Field(default=3, ge=0, le=14)
     plan_default_grace_days: int = Field(default=14, ge=0, le=90)
     worker_interval_seconds: float = Field(default=60.0, gt=0)
+    # Run the worker inside the gateway process too (``gateway dev`` does; production runs ``gateway worker``).
+    worker_in_process: bool = False
 
     # GraphQL
     graphiql: bool | None = None  # default: on in development, off in production

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from adapters.payments.client import PaymentsUnavailable, agreement_from_json, payment_from_json
+from adapters.payments.client import PaymentsUnavailable, agreement_from_json, charge_from_json, payment_from_json
 from adapters.payments.webhooks import SIGNATURE_HEADER, InvalidWebhookEvent, parse_event, verify
 from gateway.services import Services
 
@@ -24,12 +24,16 @@ def payments_webhook_endpoint(services: Services) -> Callable[[Request], Awaitab
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
             event = parse_event(body)
-            payment = payment_from_json(event.data) if event.object_kind == "payment" else None
-            agreement = agreement_from_json(event.data) if payment is None else None
+            kind = event.object_kind
+            payment = payment_from_json(event.data) if kind == "payment" else None
+            charge = charge_from_json(event.data) if kind == "charge" else None
+            agreement = agreement_from_json(event.data) if kind not in ("payment", "charge") else None
         except (InvalidWebhookEvent, PaymentsUnavailable, ValueError):  # MalformedResponse is a PaymentsUnavailable
             return JSONResponse({"error": "malformed event"}, status_code=400)
         if payment is not None:
             result = await events.payment_event(event.id, event.type, payment)
+        elif charge is not None:
+            result = await events.charge_event(event.id, event.type, charge)
         else:
             assert agreement is not None
             result = await events.agreement_event(event.id, event.type, agreement)

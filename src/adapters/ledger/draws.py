@@ -233,9 +233,12 @@ class DrawStatements:
         return list(await self.conn.execute(stmt))
 
     async def overdue_invoices(self, *, due_before: date, limit: int = 500) -> list[Row[Any]]:
+        return await self.draws_by_status("INVOICED", due_before=due_before, limit=limit)
+
+    async def draws_by_status(self, status: str, *, due_before: date, limit: int = 500) -> list[Row[Any]]:
         stmt = (
             select(_draws)
-            .where(_draws.c.status == "INVOICED", _draws.c.due_on < due_before)
+            .where(_draws.c.status == status, _draws.c.due_on < due_before)
             .order_by(_draws.c.due_on, _draws.c.id)
             .limit(limit)
         )

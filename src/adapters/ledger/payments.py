@@ -174,6 +174,10 @@ class PaymentStatements:
     async def account(self, account_id: int) -> Row[Any] | None:
         return (await self.conn.execute(select(_accounts).where(_accounts.c.id == account_id))).first()
 
+    async def account_by_provider_ref(self, citizen_id: int, provider_ref: str) -> Row[Any] | None:
+        stmt = select(_accounts).where(_accounts.c.citizen_id == citizen_id, _accounts.c.provider_ref == provider_ref)
+        return (await self.conn.execute(stmt)).first()
+
     async def plan(self, plan_id: int) -> Row[Any] | None:
         return (await self.conn.execute(select(_plans).where(_plans.c.id == plan_id).with_for_update())).first()
 
@@ -261,7 +265,12 @@ class PaymentStatements:
     async def pending_enrolments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
         """PENDING enrolments, with the MobilePay account's provider reference (for ones never sent to the provider)."""
         stmt = (
-            select(_enrolments.c.id, _enrolments.c.provider_ref, _accounts.c.provider_ref.label("account_ref"))
+            select(
+                _enrolments.c.id,
+                _enrolments.c.kind,
+                _enrolments.c.provider_ref,
+                _accounts.c.provider_ref.label("account_ref"),
+            )
             .select_from(_enrolments.outerjoin(_accounts, _accounts.c.id == _enrolments.c.mobilepay_account_id))
             .where(_enrolments.c.status == "PENDING", _enrolments.c.requested_at < older_than)
             .order_by(_enrolments.c.id)

@@ -554,3 +554,13 @@ async def access_log_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence
 
 async def access_log_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[AccessLogRow]:
     return typed("list[AccessLogRow]", list(await conn.execute(select(_access).where(_access.c.id.in_(ids)))))
+
+
+async def live_mobilepay_agreements(conn: AsyncConnection) -> list[str]:
+    """The provider references of active MobilePay subscriptions (the simulation injects failures on them)."""
+    stmt = select(_enrolments.c.provider_ref).where(
+        _enrolments.c.kind == "MOBILEPAY_SUBSCRIPTION",
+        _enrolments.c.status == "ACTIVE",
+        _enrolments.c.provider_ref.is_not(None),
+    )
+    return [str(r.provider_ref) for r in await conn.execute(stmt)]

@@ -111,6 +111,17 @@ def _lines(installments: Sequence[Row], paid_total: int) -> list[InstallmentLine
     return [InstallmentLine(r.due_on, r.amount_oere, p) for r, p in zip(installments, paid, strict=True)]
 
 
+async def unpaid_oere(tx: LedgerTx, draw: Row) -> int:
+    """What is still unpaid of what a draw was for: its installment (paid ones fill installments in order), or
+    the bill it drew."""
+    if draw.plan_id is None:
+        claim = next(iter(await tx.claims_with_outstanding([draw.claim_id])), None)
+        return max(claim.outstanding_oere, 0) if claim is not None else 0
+    installments = await tx.plan_installments(draw.plan_id)
+    lines = _lines(installments, await tx.paid_into_plan(draw.plan_id))
+    return sum(line.unpaid_oere for i, line in zip(installments, lines, strict=True) if i.id == draw.installment_id)
+
+
 class Draws:
     def __init__(
         self,
@@ -461,10 +472,10 @@ class Draws:
             )
 
     @staticmethod
-    async def _tell_missed(tx: LedgerTx, draw: Row, now: datetime, *, kind: str) -> None:
+    async def _tell_missed(tx: LedgerTx, draw: Row, now: datetime, *, kind: str) -> bool:
         """A missed installment: the citizen is told (with what happens if it stays unpaid), and caseworkers
-        get an item."""
-        await tx.notify_citizen(
+        get an item. False when that happened before."""
+        told = await tx.notify_citizen(
             citizen_id=draw.citizen_id,
             code="DRAW_MISSED",
             dedupe_key=f"missed:{draw.id}",
@@ -482,6 +493,7 @@ class Draws:
             claim_id=draw.claim_id,
             now=now,
         )
+        return told
 
     async def poll(self, today: date, report: SweepReport) -> None:
         """Ask the provider about draws whose date has passed without an outcome (lost webhooks)."""

@@ -19,6 +19,8 @@ from gateway.domain.plan_states import is_live as is_live_plan
 from gateway.usecases.idempotency import Outcome, Problems, recorded, refused, run_idempotent
 from gateway.usecases.payments import owned_open_claims
 from gateway.usecases.ports import (
+    CollectionStatuses,
+    CollectionStatusUnavailable,
     Ledger,
     LedgerTx,
     PaymentProvider,
@@ -39,10 +41,13 @@ def customer_ref(citizen_id: int) -> str:
 
 
 class Enrolments:
-    def __init__(self, ledger: Ledger, provider: PaymentProvider, public_url: str) -> None:
+    def __init__(
+        self, ledger: Ledger, provider: PaymentProvider, public_url: str, collection: CollectionStatuses
+    ) -> None:
         self.ledger = ledger
         self.provider = provider
         self.public_url = public_url
+        self.collection = collection
 
     @property
     def default_return_url(self) -> str:
@@ -63,12 +68,21 @@ class Enrolments:
         payload: dict[str, Any],
     ) -> Outcome:
         """Enrol bills (``claim_ids``) or a plan (``plan_id``); a MobilePay subscription draws on the citizen's
-        chosen account. The agreement is created at the provider after the commit (a retry or the poll
-        finishes it if the provider is down)."""
+        chosen account. Bills that Gældsstyrelsen holds cannot be enrolled (R14: we do not draw them). The
+        agreement is created at the provider after the commit (a retry or the poll finishes it if the provider
+        is down)."""
+        at_collection: set[int] | None = set()
+        if claim_ids and not problems:
+            at_collection = await self._at_collection(claim_ids, citizen_id)
 
         async def work(tx: LedgerTx) -> Outcome:
             if problems or citizen_id is None:
                 return Outcome(errors=list(problems) or [(UserErrorCode.NOT_ALLOWED, None)])
+            if at_collection is None:
+                return refused(UserErrorCode.COLLECTION_STATUS_UNAVAILABLE, "input", "claimIds")
+            for i, pk in enumerate(claim_ids):
+                if pk in at_collection:
+                    return refused(UserErrorCode.CLAIM_AT_COLLECTION, "input", "claimIds", str(i))
             account_ref = None
             if account_id is not None:
                 account = await tx.account(account_id)
@@ -109,6 +123,18 @@ class Enrolments:
             except (ProviderUnavailable, ProviderRejected):
                 raise payments_unavailable() from None
         return outcome
+
+    async def _at_collection(self, claim_ids: Sequence[int], citizen_id: int | None) -> set[int] | None:
+        """The citizen's named claims that Gældsstyrelsen holds; None when it cannot be asked."""
+        async with self.ledger.read() as tx:
+            rows = [r for r in await tx.claims_with_outstanding(claim_ids) if r.citizen_id == citizen_id]
+        if not rows:
+            return set()
+        try:
+            statuses = await self.collection.statuses([r.reference for r in rows])
+        except CollectionStatusUnavailable:
+            return None
+        return {r.id for r in rows if statuses.get(r.reference) == "AT_COLLECTION"}
 
     async def enrolment(self, enrolment_id: int) -> Row | None:
         async with self.ledger.read() as tx:
@@ -200,6 +226,14 @@ class Enrolments:
                 values["activated_at"] = now
             if not is_live(new):
                 values["ended_at"] = now
+            chosen = agreement.mobilepay_account_ref
+            if chosen is not None and row.kind == "MOBILEPAY_SUBSCRIPTION":
+                # R4: the account the citizen actually picked in MobilePay is the one we show.
+                account = await tx.account_by_provider_ref(row.citizen_id, chosen)
+                if account is None:
+                    log.warning("enrolment.unknown_account", enrolment=enrolment_id)
+                elif account.id != row.mobilepay_account_id:
+                    values["mobilepay_account_id"] = account.id
             await tx.update_enrolment(enrolment_id, live=is_live(new), **values)
             log.info("enrolment.state", enrolment=enrolment_id, status=new.value)
             return new.value

@@ -14,9 +14,10 @@ from enum import StrEnum
 import structlog
 
 from gateway.domain.clock import utcnow
+from gateway.usecases.draws import Draws
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.payments import Payments, payment_id_from_reference
-from gateway.usecases.ports import Ledger, ProviderAgreement, ProviderPayment
+from gateway.usecases.ports import Ledger, ProviderAgreement, ProviderCharge, ProviderPayment
 
 log = structlog.get_logger(__name__)
 
@@ -28,10 +29,11 @@ class EventResult(StrEnum):
 
 
 class ProviderEvents:
-    def __init__(self, ledger: Ledger, payments: Payments, enrolments: Enrolments) -> None:
+    def __init__(self, ledger: Ledger, payments: Payments, enrolments: Enrolments, draws: Draws) -> None:
         self.ledger = ledger
         self.payments = payments
         self.enrolments = enrolments
+        self.draws = draws
 
     async def _once(self, event_id: str, event_type: str) -> None:
         async with self.ledger.transaction() as tx:
@@ -66,6 +68,17 @@ class ProviderEvents:
             await self.enrolments.sync_agreement(found, agreement)
         await self._once(event_id, event_type)
         return EventResult.APPLIED if found is not None else EventResult.IGNORED
+
+    async def charge_event(self, event_id: str, event_type: str, charge: ProviderCharge) -> EventResult:
+        """A monthly draw's charge (or Betalingsservice instruction) moved on; unknown ones are ignored."""
+        if await self._seen(event_id):
+            return EventResult.DUPLICATE
+        draw_id = await self.draws.find_draw(charge)
+        status = await self.draws.apply_charge(draw_id, charge) if draw_id is not None else "UNKNOWN"
+        if status == "UNKNOWN":
+            log.warning("webhook.unknown_charge")
+        await self._once(event_id, event_type)
+        return EventResult.IGNORED if status == "UNKNOWN" else EventResult.APPLIED
 
     async def poll_once(self, *, min_age_seconds: float = 5.0) -> int:
         """Ask the provider about every open payment and pending enrolment (catches lost webhooks)."""
