@@ -15,6 +15,7 @@ import strawberry
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.viewers import CaseworkerViewer
 from resolvers.caseworkers.access_log import log_caseworker_access
+from resolvers.caseworkers.queries import CaseworkerItem
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.types import Claim, Department
 from resolvers.common import ids
@@ -23,9 +24,11 @@ from resolvers.context import Info
 from resolvers.loaders import Loaders
 from resolvers.loaders.base import RowByKey, present
 from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
+from resolvers.plans.draws import Draw
 from resolvers.plans.types import InstallmentPlan
 
 MAX_NODES = 100
+STAFF_ONLY = -1  # an owner that is no citizen: only caseworkers see it (no citizen's access to log)
 
 R = TypeVar("R")
 
@@ -47,7 +50,14 @@ _TYPES: dict[str, _NodeType[Any]] = {
     "PaymentMethod": _NodeType(lambda ld: ld.enrolment, PaymentMethod.from_row, lambda r: r.citizen_id),
     "Payment": _NodeType(lambda ld: ld.payment, Payment.from_row, lambda r: r.citizen_id),
     "MobilePayAccount": _NodeType(lambda ld: ld.account, MobilePayAccount.from_row, lambda r: r.citizen_id),
-    "AccessLogEntry": _NodeType(lambda ld: ld.access_log_entry, AccessLogEntry.from_row, lambda r: r.citizen_id),
+    # A look-up that found nobody is about no citizen: caseworkers only.
+    "AccessLogEntry": _NodeType(
+        lambda ld: ld.access_log_entry,
+        AccessLogEntry.from_row,
+        lambda r: STAFF_ONLY if r.citizen_id is None else r.citizen_id,
+    ),
+    "Draw": _NodeType(lambda ld: ld.draw, Draw.from_row, lambda r: r.citizen_id),
+    "CaseworkerItem": _NodeType(lambda ld: ld.caseworker_item, CaseworkerItem.from_row, lambda r: STAFF_ONLY),
 }
 
 
@@ -76,6 +86,8 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
     if found is None:
         return None, None
     owner = node_type.owner(found)
+    if owner == STAFF_ONLY:
+        return (node_type.build(found), None) if isinstance(ctx.viewer, CaseworkerViewer) else (None, None)
     if owner is not None and not await ctx.can_see_citizen(owner):
         return None, None  # indistinguishable from "does not exist"
     return node_type.build(found), owner

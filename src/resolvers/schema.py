@@ -22,7 +22,7 @@ from strawberry.types import ExecutionContext
 from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.i18n import Language, translate
-from resolvers.caseworkers.queries import CaseworkerQueries
+from resolvers.caseworkers.queries import CaseworkerItemQueries, CaseworkerQueries
 from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
@@ -58,7 +58,10 @@ UPSTREAM_MARK = "UPSTREAM_UNAVAILABLE"
 
 
 # The root query from the domain packages' root fields, in the order the published schema lists them.
-Query = merge_types("Query", (NodeQueries, CitizenQueries, CaseworkerQueries, ContactsQueries, PlanQueries))
+Query = merge_types(
+    "Query",
+    (NodeQueries, CitizenQueries, CaseworkerQueries, ContactsQueries, PlanQueries, CaseworkerItemQueries),
+)
 
 
 @strawberry.type

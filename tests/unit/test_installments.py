@@ -23,7 +23,7 @@ TODAY = date(2026, 3, 10)
 
 
 def test_members_and_order_match_graphql() -> None:
-    assert [s.value for s in IS] == ["UPCOMING", "DUE", "PAID", "OVERDUE", "CANCELLED"]
+    assert [s.value for s in IS] == ["SCHEDULED", "INVOICED", "PAID", "MISSED", "CANCELLED"]
 
 
 # --- installments_paid ---------------------------------------------------------------------------------
@@ -63,18 +63,34 @@ def test_paid_in_full_is_paid_in_any_plan(plan_status: str) -> None:
     assert installment_status(plan_status, TODAY + timedelta(days=9), 35_000, 40_000, TODAY) is IS.PAID
 
 
+ENDED = ("CANCELLED", "DEFAULTED", "COMPLETED")
+LIVE = ("ACTIVE", "PENDING_APPROVAL")
+DRAWS = (None, "SCHEDULED", "PENDING", "CHARGED", "FAILED", "CANCELLED", "INVOICED")
+
+
+@pytest.mark.parametrize("plan_status", ENDED)
 @pytest.mark.parametrize("due_on", [TODAY - timedelta(days=1), TODAY, TODAY + timedelta(days=1)])
-def test_unpaid_in_cancelled_plan_is_cancelled(due_on: date) -> None:
-    assert installment_status("CANCELLED", due_on, 35_000, 0, TODAY) is IS.CANCELLED
-    assert installment_status(PlanStatus.CANCELLED, due_on, 35_000, 34_999, TODAY) is IS.CANCELLED
+@pytest.mark.parametrize("draw", DRAWS)
+def test_unpaid_in_an_ended_plan_is_cancelled(plan_status: str, due_on: date, draw: str | None) -> None:
+    assert installment_status(plan_status, due_on, 35_000, 0, TODAY, draw) is IS.CANCELLED
+    assert installment_status(PlanStatus(plan_status), due_on, 35_000, 34_999, TODAY, draw) is IS.CANCELLED
 
 
-@pytest.mark.parametrize("plan_status", [s for s in PlanStatus if s is not PlanStatus.CANCELLED])
-def test_unpaid_by_date(plan_status: PlanStatus) -> None:
-    assert installment_status(plan_status, TODAY - timedelta(days=1), 35_000, 0, TODAY) is IS.OVERDUE
-    assert installment_status(plan_status, TODAY, 35_000, 100, TODAY) is IS.DUE
-    assert installment_status(plan_status, TODAY + timedelta(days=1), 35_000, 0, TODAY) is IS.UPCOMING
-    assert installment_status(plan_status.value, TODAY + timedelta(days=1), 35_000, 0, TODAY) is IS.UPCOMING
+@pytest.mark.parametrize("plan_status", LIVE)
+def test_unpaid_by_draw_and_date(plan_status: str) -> None:
+    before, after = TODAY + timedelta(days=1), TODAY - timedelta(days=1)
+    # Nothing drawn yet: scheduled until its date, missed after it.
+    assert installment_status(plan_status, before, 35_000, 0, TODAY) is IS.SCHEDULED
+    assert installment_status(plan_status, TODAY, 35_000, 100, TODAY) is IS.SCHEDULED
+    assert installment_status(plan_status, after, 35_000, 0, TODAY) is IS.MISSED
+    # The provider is collecting it (retries included): scheduled, also after its date.
+    for draw in ("SCHEDULED", "PENDING"):
+        assert installment_status(plan_status, after, 35_000, 0, TODAY, draw) is IS.SCHEDULED
+    # A failed draw is missed at once; an invoice waits until its date, then it is missed (R10).
+    assert installment_status(plan_status, before, 35_000, 0, TODAY, "FAILED") is IS.MISSED
+    assert installment_status(plan_status, before, 35_000, 0, TODAY, "INVOICED") is IS.INVOICED
+    assert installment_status(plan_status, TODAY, 35_000, 0, TODAY, "INVOICED") is IS.INVOICED
+    assert installment_status(plan_status, after, 35_000, 0, TODAY, "INVOICED") is IS.MISSED
 
 
 def test_zero_amount_counts_as_paid() -> None:
@@ -87,18 +103,19 @@ def test_zero_amount_counts_as_paid() -> None:
     st.integers(min_value=1, max_value=1_000_000),
     st.integers(min_value=0, max_value=2_000_000),
     st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31)),
+    st.sampled_from(DRAWS),
 )
 def test_installment_status_is_total_and_consistent(
-    plan_status: str, due_on: date, amount: int, paid: int, today: date
+    plan_status: str, due_on: date, amount: int, paid: int, today: date, draw: str | None
 ) -> None:
-    status = installment_status(plan_status, due_on, amount, paid, today)
+    status = installment_status(plan_status, due_on, amount, paid, today, draw)
     assert (status is IS.PAID) == (paid >= amount)
-    if status is IS.OVERDUE:
-        assert due_on < today and plan_status != "CANCELLED"
-    if status is IS.DUE:
-        assert due_on == today
-    if status is IS.UPCOMING:
-        assert due_on > today
+    if status is IS.CANCELLED:
+        assert plan_status in ENDED
+    if status is IS.INVOICED:
+        assert draw == "INVOICED" and due_on >= today
+    if status is IS.MISSED:
+        assert plan_status in LIVE and (draw == "FAILED" or due_on < today)
 
 
 # --- InstallmentLine ----------------------------------------------------------------------------------------

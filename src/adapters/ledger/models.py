@@ -7,7 +7,7 @@ those entries in posting order with a running balance.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import cast
 
 from sqlalchemy import (
@@ -25,7 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity columns.
 PK = BigInteger().with_variant(Integer(), "sqlite")
@@ -39,12 +41,32 @@ NAMING = {
 }
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that comes back with its UTC offset on both databases (SQLite stores none), so every
+    timestamp the API shows carries one."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 def utc_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), nullable=False)
+    return mapped_column(UtcDateTime(), nullable=False)
 
 
 class Citizen(Base):
@@ -137,12 +159,12 @@ class InstallmentPlan(Base):
     created_by: Mapped[str] = mapped_column(String(80), nullable=False)
     created_at: Mapped[datetime] = utc_column()
     approved_by: Mapped[str | None] = mapped_column(String(80))
-    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     approval_note: Mapped[str | None] = mapped_column(Text)
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
     # When it became COMPLETED or DEFAULTED (or ended because no claim was left in it), and why.
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (Index("ix_installment_plans_status_created", "status", "created_at"),)
@@ -159,7 +181,7 @@ class PlanClaim(Base):
     outstanding_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
     live_claim_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     # Set when the claim left a live plan because Gældsstyrelsen took it for collection (R14).
-    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     left_reason: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (Index("ix_plan_claims_claim", "claim_id"),)
@@ -205,8 +227,8 @@ class Enrolment(Base):
     provider_sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     confirmation_url: Mapped[str | None] = mapped_column(String(500))
     requested_at: Mapped[datetime] = utc_column()
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class EnrolmentClaim(Base):
@@ -231,7 +253,7 @@ class Payment(Base):
     return_url: Mapped[str] = mapped_column(String(500), nullable=False)
     created_at: Mapped[datetime] = utc_column()
     updated_at: Mapped[datetime] = utc_column()
-    captured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class PaymentClaim(Base):
@@ -303,7 +325,7 @@ class Draw(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = utc_column()
     updated_at: Mapped[datetime] = utc_column()
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_draws_status_due", "status", "due_on"),)
 
@@ -336,7 +358,7 @@ class CaseworkerItem(Base):
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
     created_at: Mapped[datetime] = utc_column()
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_caseworker_items_kind_created", "kind", "created_at"),)
 

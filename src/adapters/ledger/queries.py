@@ -143,6 +143,10 @@ class PlanRow(Protocol):
     @property
     def cancelled_at(self) -> datetime | None: ...
     @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def end_reason(self) -> str | None: ...
+    @property
     def cancelled_by(self) -> str | None: ...
 
 
@@ -186,6 +190,75 @@ class PaidIntoPlanRow(Protocol):
     def plan_id(self) -> int: ...
     @property
     def paid_oere(self) -> int: ...
+
+
+class DrawRow(Protocol):
+    """One collection of an installment or a bill: a charge, a Betalingsservice instruction or an invoice."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def plan_id(self) -> int | None: ...
+    @property
+    def installment_id(self) -> int | None: ...
+    @property
+    def enrolment_id(self) -> int | None: ...
+    @property
+    def claim_id(self) -> int | None: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount_oere(self) -> int: ...
+    @property
+    def due_on(self) -> date: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def settled_at(self) -> datetime | None: ...
+
+
+class CitizenNoticeRow(Protocol):
+    """Something that happened and that the citizen is told about (a missed draw, an invoice, a plan ended)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def plan_id(self) -> int | None: ...
+    @property
+    def draw_id(self) -> int | None: ...
+    @property
+    def claim_id(self) -> int | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class CaseworkerItemRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def plan_id(self) -> int | None: ...
+    @property
+    def draw_id(self) -> int | None: ...
+    @property
+    def claim_id(self) -> int | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
 
 
 class EnrolmentRow(Protocol):
@@ -564,3 +637,60 @@ async def live_mobilepay_agreements(conn: AsyncConnection) -> list[str]:
         _enrolments.c.provider_ref.is_not(None),
     )
     return [str(r.provider_ref) for r in await conn.execute(stmt)]
+
+
+# --- installments over time: draws, notices, caseworkers' items ------------------------------------------------
+
+_draws = m.table(m.Draw)
+_notices = m.table(m.CitizenNotice)
+_items = m.table(m.CaseworkerItem)
+
+
+async def draws_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[DrawRow]:
+    """A plan's draws, by due date."""
+    stmt = select(_draws).where(_draws.c.plan_id.in_(plan_ids)).order_by(_draws.c.due_on, _draws.c.id)
+    return typed("list[DrawRow]", list(await conn.execute(stmt)))
+
+
+async def draws_by_enrolment_ids(conn: AsyncConnection, enrolment_ids: Sequence[int]) -> list[DrawRow]:
+    """The draws taken through an enrolment, by due date."""
+    stmt = select(_draws).where(_draws.c.enrolment_id.in_(enrolment_ids)).order_by(_draws.c.due_on, _draws.c.id)
+    return typed("list[DrawRow]", list(await conn.execute(stmt)))
+
+
+async def draws_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[DrawRow]:
+    return typed("list[DrawRow]", list(await conn.execute(select(_draws).where(_draws.c.id.in_(ids)))))
+
+
+async def notices_by_citizen_ids(
+    conn: AsyncConnection, citizen_ids: Sequence[int], *, since: datetime
+) -> list[CitizenNoticeRow]:
+    """Citizens' notices since ``since``, newest first."""
+    stmt = (
+        select(_notices)
+        .where(_notices.c.citizen_id.in_(citizen_ids), _notices.c.created_at >= since)
+        .order_by(_notices.c.created_at.desc(), _notices.c.id.desc())
+    )
+    return typed("list[CitizenNoticeRow]", list(await conn.execute(stmt)))
+
+
+async def open_caseworker_items(
+    conn: AsyncConnection, *, kinds: Sequence[str] | None, after_id: int, limit: int
+) -> list[CaseworkerItemRow]:
+    """Open items, oldest first, after the item ``after_id`` (a stable cursor: ids only grow)."""
+    stmt = select(_items).where(_items.c.resolved_at.is_(None), _items.c.id > after_id)
+    if kinds:
+        stmt = stmt.where(_items.c.kind.in_(list(kinds)))
+    stmt = stmt.order_by(_items.c.id).limit(limit)
+    return typed("list[CaseworkerItemRow]", list(await conn.execute(stmt)))
+
+
+async def count_open_caseworker_items(conn: AsyncConnection, *, kinds: Sequence[str] | None) -> int:
+    stmt = select(func.count()).select_from(_items).where(_items.c.resolved_at.is_(None))
+    if kinds:
+        stmt = stmt.where(_items.c.kind.in_(list(kinds)))
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def caseworker_items_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[CaseworkerItemRow]:
+    return typed("list[CaseworkerItemRow]", list(await conn.execute(select(_items).where(_items.c.id.in_(ids)))))

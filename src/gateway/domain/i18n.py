@@ -132,6 +132,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "municipality cannot make an installment plan for them. Gældsstyrelsen's collection costs are not "
         "shown here; contact Gældsstyrelsen on 7015 7304 or gaeldst.dk/borger.",
     ),
+    "NOTICE_DRAW_MISSED": (
+        "Et afdrag på {amount} med forfald {due_on} er ikke betalt (trækket slog fejl, eller opkrævningen er ikke "
+        "betalt). Betal beløbet senest {lapse_on}; ellers bortfalder afdragsordningen, og hele restgælden "
+        "forfalder. Kontakt Betalingskontoret, hvis du har brug for hjælp.",
+        "An installment of {amount} due {due_on} is unpaid (the draw failed, or the invoice was not paid). Pay "
+        "it by {lapse_on}; otherwise the installment plan lapses and the whole remaining debt falls due. Contact "
+        "Betalingskontoret if you need help.",
+    ),
+    "NOTICE_CHECK_DIGITAL_POST": (
+        "Du har fået en opkrævning på {amount} med forfald {due_on} i din digitale postkasse, fordi din "
+        "automatiske betaling ikke er trådt i kraft. Husk at betale den.",
+        "An invoice of {amount} due {due_on} has been sent to your Digital Post, because your automatic payment "
+        "is not active yet. Remember to pay it.",
+    ),
+    "NOTICE_CHECK_DRAW": (
+        "Dit afdrag på {amount} trækkes den {due_on}. Tjek, at beløbet bliver trukket fra din konto.",
+        "Your installment of {amount} is drawn on {due_on}. Check that it is taken from your account.",
+    ),
+    "NOTICE_PLAN_COMPLETED": (
+        "Din afdragsordning er betalt. Tak.",
+        "Your installment plan is paid off. Thank you.",
+    ),
+    "NOTICE_PLAN_DEFAULTED": (
+        "Din afdragsordning er bortfaldet, fordi et afdrag ikke blev betalt. Hele restgælden forfalder nu, og "
+        "kravene kan blive sendt til inddrivelse hos Gældsstyrelsen. Kontakt Betalingskontoret.",
+        "Your installment plan has lapsed because an installment was not paid. The whole remaining debt falls "
+        "due now, and the claims may be sent to Gældsstyrelsen for collection. Contact Betalingskontoret.",
+    ),
+    "NOTICE_CLAIM_LEFT_PLAN": (
+        "Et krav i din afdragsordning er sendt til inddrivelse hos Gældsstyrelsen og er taget ud af ordningen. "
+        "Dine afdrag er beregnet på ny for resten. Spørgsmål om kravet: kontakt Gældsstyrelsen.",
+        "A claim in your installment plan has been sent to Gældsstyrelsen for collection and has left the plan. "
+        "Your installments have been recalculated for the rest. Questions about that claim: contact "
+        "Gældsstyrelsen.",
+    ),
     "NOTICE_WAGE_GARNISHMENT": (
         "Gældsstyrelsen kan foretage lønindeholdelse, også hvis du har en lav A-indkomst, f.eks. SU, "
         "sociale ydelser eller social pension.",

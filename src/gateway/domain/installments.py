@@ -18,12 +18,18 @@ from gateway.domain.errors import UserErrorCode
 
 
 class InstallmentStatus(StrEnum):
-    """GraphQL's ``InstallmentStatus``, in the same order."""
+    """Where an installment stands (GraphQL's ``InstallmentStatus``, in the same order).
 
-    UPCOMING = "UPCOMING"
-    DUE = "DUE"
+    SCHEDULED: not yet collected (no draw yet, or the provider is drawing it); INVOICED: an invoice
+    (opkrævning) was sent to Digital Post and its date has not passed (R10); PAID: paid in full, by the draw
+    or otherwise; MISSED: its date has passed unpaid (the draw failed after the provider's retries, or the
+    invoice was not paid); CANCELLED: the plan ended (cancelled, lapsed) with it unpaid.
+    """
+
+    SCHEDULED = "SCHEDULED"
+    INVOICED = "INVOICED"
     PAID = "PAID"
-    OVERDUE = "OVERDUE"
+    MISSED = "MISSED"
     CANCELLED = "CANCELLED"
 
 
@@ -59,21 +65,28 @@ def installments_paid(amounts: Sequence[int], paid_oere: int) -> list[int]:
     return result
 
 
-def installment_status(plan_status: str, due_on: date, amount: int, paid: int, today: date) -> InstallmentStatus:
-    """PAID when paid in full (in any plan); otherwise CANCELLED in a cancelled plan; otherwise by the date:
-    OVERDUE after the due date, DUE on it, UPCOMING before it.
+def installment_status(
+    plan_status: str, due_on: date, amount: int, paid: int, today: date, draw_status: str | None = None
+) -> InstallmentStatus:
+    """PAID when paid in full (in any plan); CANCELLED when the plan ended (cancelled, lapsed, or completed
+    without it); MISSED when its draw failed, or its date has passed unpaid and no draw is still being taken;
+    INVOICED while an invoice waits; SCHEDULED otherwise.
 
-    ``plan_status`` is the plan's status as a string or a ``PlanStatus`` (a ``StrEnum``, so it compares equal).
+    ``plan_status`` and ``draw_status`` are strings or the ``StrEnum`` members (they compare equal).
     """
     if paid >= amount:
         return InstallmentStatus.PAID
-    if plan_status == "CANCELLED":
+    if plan_status in ("CANCELLED", "DEFAULTED", "COMPLETED"):
         return InstallmentStatus.CANCELLED
+    if draw_status == "FAILED":
+        return InstallmentStatus.MISSED
+    if draw_status in ("SCHEDULED", "PENDING"):
+        return InstallmentStatus.SCHEDULED  # the provider is collecting it (and retries a failed attempt)
     if due_on < today:
-        return InstallmentStatus.OVERDUE
-    if due_on == today:
-        return InstallmentStatus.DUE
-    return InstallmentStatus.UPCOMING
+        return InstallmentStatus.MISSED
+    if draw_status == "INVOICED":
+        return InstallmentStatus.INVOICED
+    return InstallmentStatus.SCHEDULED
 
 
 @dataclass(frozen=True)

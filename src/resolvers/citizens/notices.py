@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
 import strawberry
 
+from adapters.ledger.queries import PlanRow
 from gateway.domain.collection import CollectionStatus
 from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GARNISHMENT_INFO_URL
 from gateway.domain.enrolments import EnrolmentStatus
 from gateway.domain.i18n import translate
+from gateway.domain.money import format_dkk
+from gateway.domain.plan_states import lapse_date
 from resolvers.claims.collection import collection_of
 from resolvers.common.contacts import ContactDetails, contact_details
 from resolvers.context import Context
+from resolvers.plans.draws import Draw
+from resolvers.plans.types import InstallmentPlan
 
 
 @strawberry.enum
@@ -22,6 +28,13 @@ class NoticeCode(Enum):
     FUTURE_INTEREST = "FUTURE_INTEREST"  # R13
     AT_COLLECTION = "AT_COLLECTION"  # R14
     WAGE_GARNISHMENT = "WAGE_GARNISHMENT"  # R15
+    # What happened to a plan or a draw (kept for a while, newest first):
+    CHECK_DRAW = "CHECK_DRAW"  # R6: a draw is coming, check the account
+    CHECK_DIGITAL_POST = "CHECK_DIGITAL_POST"  # R10: an invoice was sent to Digital Post
+    DRAW_MISSED = "DRAW_MISSED"
+    PLAN_COMPLETED = "PLAN_COMPLETED"
+    PLAN_DEFAULTED = "PLAN_DEFAULTED"
+    CLAIM_LEFT_PLAN = "CLAIM_LEFT_PLAN"  # R14
 
 
 @strawberry.enum
@@ -30,13 +43,25 @@ class NoticeSeverity(Enum):
     WARNING = "WARNING"
 
 
-@strawberry.type(description="Something the citizen must be told (reminders and warnings from the rules).")
+@strawberry.type(
+    description="Something the citizen must be told: reminders and warnings from the rules, then what happened "
+    "to their plans and draws (newest first)."
+)
 class Notice:
     code: NoticeCode
     severity: NoticeSeverity
     message: str
     contact: ContactDetails | None
     link: str | None
+    created_at: datetime | None = strawberry.field(default=None, description="When it happened (events only).")
+    draw: Draw | None = strawberry.field(default=None, description="The draw it is about, if any.")
+    installment_plan: InstallmentPlan | None = strawberry.field(default=None, description="The plan it is about.")
+
+
+_EVENT_SEVERITY = {
+    NoticeCode.CHECK_DRAW: NoticeSeverity.INFO,
+    NoticeCode.PLAN_COMPLETED: NoticeSeverity.INFO,
+}
 
 
 async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
@@ -74,4 +99,37 @@ async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
     plans = await ctx.loaders.plans_by_citizen.load(citizen_pk)
     if any(p.excludes_future_interest and p.status in ("ACTIVE", "PENDING_APPROVAL") for p in plans):
         add(NoticeCode.FUTURE_INTEREST, "NOTICE_FUTURE_INTEREST", NoticeSeverity.INFO)
-    return notices
+    return notices + await _events(ctx, citizen_pk, {p.id: p for p in plans})
+
+
+async def _events(ctx: Context, citizen_pk: int, plans: dict[int, PlanRow]) -> list[Notice]:
+    """What happened (recorded once by the worker): draws to check, invoices, misses, plans that ended."""
+    rows = await ctx.loaders.recent_notices_by_citizen.load(citizen_pk)
+    draw_ids = [r.draw_id for r in rows if r.draw_id is not None]
+    draws = {d.id: d for d in await ctx.loaders.draw.load_many(draw_ids) if d is not None} if draw_ids else {}
+    grace = ctx.services.settings.plan_default_grace_days
+    events = []
+    for r in rows:
+        code = NoticeCode(r.code)
+        draw = draws.get(r.draw_id) if r.draw_id is not None else None
+        params: dict[str, object] = {}
+        if draw is not None:
+            params = {
+                "amount": format_dkk(draw.amount_oere),
+                "due_on": draw.due_on.strftime("%d-%m-%Y"),
+                "lapse_on": lapse_date(draw.due_on, grace).strftime("%d-%m-%Y"),
+            }
+        plan = plans.get(r.plan_id) if r.plan_id is not None else None
+        events.append(
+            Notice(
+                code=code,
+                severity=_EVENT_SEVERITY.get(code, NoticeSeverity.WARNING),
+                message=translate(f"NOTICE_{code.value}", ctx.language, **params),
+                contact=contact_details(PAYMENTS_OFFICE),
+                link=None,
+                created_at=r.created_at,
+                draw=Draw.from_row(draw) if draw is not None else None,
+                installment_plan=InstallmentPlan.from_row(plan) if plan is not None else None,
+            )
+        )
+    return events

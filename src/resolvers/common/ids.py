@@ -16,6 +16,8 @@ NODE_TYPES = frozenset(
         "Payment",
         "MobilePayAccount",
         "AccessLogEntry",
+        "Draw",
+        "CaseworkerItem",
     }
 )
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from datetime import timedelta
+from functools import cached_property, partial
 
 from adapters.ledger import queries as q
 from adapters.ledger.db import Database
-from adapters.ledger.queries import AccessLogRow, CitizenRow
+from adapters.ledger.queries import AccessLogRow, CitizenNoticeRow, CitizenRow
+from gateway.domain.clock import utcnow
 from resolvers.loaders.base import RowByKey, RowsByKey
+
+# How long what happened (a missed draw, an invoice sent, a plan ended) stays among a citizen's notices.
+NOTICE_DAYS = 45
 
 
 class CitizenLoaders:
@@ -30,3 +35,9 @@ class CitizenLoaders:
     @cached_property
     def access_log_entry(self) -> RowByKey[int, AccessLogRow]:
         return RowByKey(self.db, q.access_log_by_ids, lambda r: r.id)
+
+    @cached_property
+    def recent_notices_by_citizen(self) -> RowsByKey[int, CitizenNoticeRow]:
+        """What happened in the last NOTICE_DAYS days that the citizen is told about, newest first."""
+        fetch = partial(q.notices_by_citizen_ids, since=utcnow() - timedelta(days=NOTICE_DAYS))
+        return RowsByKey(self.db, fetch, lambda r: r.citizen_id)

@@ -6,7 +6,15 @@ from functools import cached_property
 
 from adapters.ledger import queries as q
 from adapters.ledger.db import Database
-from adapters.ledger.queries import InstallmentRow, LivePlanClaimRow, PaidIntoPlanRow, PlanClaimRow, PlanRow
+from adapters.ledger.queries import (
+    CaseworkerItemRow,
+    DrawRow,
+    InstallmentRow,
+    LivePlanClaimRow,
+    PaidIntoPlanRow,
+    PlanClaimRow,
+    PlanRow,
+)
 from resolvers.loaders.base import RowByKey, RowsByKey
 
 
@@ -45,3 +53,21 @@ class PlanLoaders:
     def paid_into_plan(self) -> RowsByKey[int, PaidIntoPlanRow]:
         """What was paid on a plan's claims since it was made (no row: nothing)."""
         return RowsByKey(self.db, q.paid_into_plans, lambda r: r.plan_id)
+
+    @cached_property
+    def draws_by_plan(self) -> RowsByKey[int, DrawRow]:
+        """A plan's draws (charges, Betalingsservice instructions, invoices), by due date."""
+        return RowsByKey(self.db, q.draws_by_plan_ids, lambda r: r.plan_id)
+
+    @cached_property
+    def draws_by_enrolment(self) -> RowsByKey[int, DrawRow]:
+        """The draws taken through an automatic-payment enrolment, by due date."""
+        return RowsByKey(self.db, q.draws_by_enrolment_ids, lambda r: r.enrolment_id)
+
+    @cached_property
+    def draw(self) -> RowByKey[int, DrawRow]:
+        return RowByKey(self.db, q.draws_by_ids, lambda r: r.id)
+
+    @cached_property
+    def caseworker_item(self) -> RowByKey[int, CaseworkerItemRow]:
+        return RowByKey(self.db, q.caseworker_items_by_ids, lambda r: r.id)

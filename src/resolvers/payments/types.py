@@ -8,12 +8,14 @@ from enum import Enum
 import strawberry
 
 from adapters.ledger.queries import EnrolmentRow, MobilePayAccountRow, PaymentRow
+from gateway.domain.clock import today
 from gateway.domain.enrolments import EnrolmentStatus
 from resolvers.claims.types import Claim, load_claims
 from resolvers.common import ids
 from resolvers.common.types import Money, Node, money
 from resolvers.context import Info
 from resolvers.loaders.base import present
+from resolvers.plans.draws import Draw, next_draw
 from resolvers.plans.types import InstallmentPlan
 
 strawberry.enum(EnrolmentStatus, name="PaymentMethodStatus")
@@ -93,6 +95,14 @@ class PaymentMethod(Node):
     async def claims(self, info: Info) -> list[Claim]:
         links = await info.context.loaders.enrolment_claims.load(self.pk)
         return await load_claims(info, (link.claim_id for link in links))
+
+    @strawberry.field(description="Every collection taken (or invoiced) through it, by date (R6).")
+    async def draws(self, info: Info) -> list[Draw]:
+        return [Draw.from_row(r) for r in await info.context.loaders.draws_by_enrolment.load(self.pk)]
+
+    @strawberry.field(description="The next collection to look for on the account, if any (R6).")
+    async def next_draw(self, info: Info) -> Draw | None:
+        return next_draw(await info.context.loaders.draws_by_enrolment.load(self.pk), today())
 
 
 @strawberry.enum

@@ -18,6 +18,7 @@ from resolvers.common.lazy import LazyNode
 from resolvers.common.types import Money, Node, money
 from resolvers.context import Info
 from resolvers.loaders.base import present
+from resolvers.plans.draws import Draw, next_draw
 
 # A plan shows its citizen and its automatic payment, whose packages are above this one.
 _CITIZEN = LazyNode[CitizenRow]("resolvers.citizens.types", "Citizen")
@@ -51,6 +52,7 @@ class Installment(Node):
     channel: InstallmentChannel = strawberry.field(
         description="AUTOMATIC when an ACTIVE enrolment covers the plan; otherwise an invoice in Digital Post (R10)."
     )
+    draw: Draw | None = strawberry.field(description="How it is (being) collected, once that has started.")
 
 
 @strawberry.type(description="An installment plan (afdragsordning).")
@@ -72,6 +74,9 @@ class InstallmentPlan(Node):
     approved_at: datetime | None
     approval_note: str | None
     cancelled_at: datetime | None
+    ended_at: datetime | None = strawberry.field(
+        description="When it became COMPLETED or DEFAULTED, or ran out of claims."
+    )
     pk: strawberry.Private[int]
     citizen_pk: strawberry.Private[int]
     status_raw: strawberry.Private[str]
@@ -94,6 +99,7 @@ class InstallmentPlan(Node):
             approved_at=r.approved_at,
             approval_note=r.approval_note,
             cancelled_at=r.cancelled_at,
+            ended_at=r.ended_at,
             pk=r.id,
             citizen_pk=r.citizen_id,
             status_raw=r.status,
@@ -120,14 +126,24 @@ class InstallmentPlan(Node):
     async def installments(self, info: Info) -> list[Installment]:
         return await self.load_installments(info)
 
+    @strawberry.field(description="Every collection of the plan's installments, by date (R6).")
+    async def draws(self, info: Info) -> list[Draw]:
+        return [Draw.from_row(r) for r in await info.context.loaders.draws_by_plan.load(self.pk)]
+
+    @strawberry.field(description="The next collection to look for on the account (or invoice), if any (R6, R10).")
+    async def next_draw(self, info: Info) -> Draw | None:
+        return next_draw(await info.context.loaders.draws_by_plan.load(self.pk), today())
+
     async def load_installments(self, info: Info) -> list[Installment]:
         loaders = info.context.loaders
-        rows, enrolment, paid_rows = await asyncio.gather(
+        rows, enrolment, paid_rows, draw_rows = await asyncio.gather(
             loaders.installments_by_plan.load(self.pk),
             loaders.live_enrolment_by_plan.load(self.pk),
             loaders.paid_into_plan.load(self.pk),
+            loaders.draws_by_plan.load(self.pk),
         )
         channel = InstallmentChannel(installment_channel(EnrolmentStatus(enrolment[0].status) if enrolment else None))
+        draws = {d.installment_id: d for d in draw_rows if d.installment_id is not None}
         now = today()
         # What has been paid on the plan's claims since it was made fills its installments in order.
         paid = installments_paid([r.amount_oere for r in rows], paid_rows[0].paid_oere if paid_rows else 0)
@@ -138,8 +154,15 @@ class InstallmentPlan(Node):
                 due_on=r.due_on,
                 amount=money(r.amount_oere),
                 paid=money(p),
-                status=installment_status(self.status_raw, r.due_on, r.amount_oere, p, now),
-                channel=channel,
+                status=installment_status(
+                    self.status_raw, r.due_on, r.amount_oere, p, now, draws[r.id].status if r.id in draws else None
+                ),
+                channel=_channel(draws[r.id].channel) if r.id in draws else channel,
+                draw=Draw.from_row(draws[r.id]) if r.id in draws else None,
             )
             for r, p in zip(rows, paid, strict=True)
         ]
+
+
+def _channel(draw_channel: str) -> InstallmentChannel:
+    return InstallmentChannel.INVOICE if draw_channel == "INVOICE" else InstallmentChannel.AUTOMATIC
