@@ -64,6 +64,7 @@ Mit betalingsoverblik gateway (development)
   GraphiQL:       {base}/graphql
   Gældsstyrelsen: {gaeldst.url}  (simulator)
   Payments:       {payments.url}  (simulator)
+  Worker:         in this process, every 30 s (draws, outcomes, plan endings); `gateway simulate` moves time
 
 Citizen token (Anna Jensen, {DEMO_CITIZEN}):
 {citizen}
@@ -77,7 +78,12 @@ Ctrl+C stops everything.
         flush=True,
     )
     try:
-        app = create_app(settings.model_copy(update={"graphiql_demo_token": citizen}))
+        # The worker runs inside the dev server (production runs `gateway worker` processes).
+        app = create_app(
+            settings.model_copy(
+                update={"graphiql_demo_token": citizen, "worker_in_process": True, "worker_interval_seconds": 30.0}
+            )
+        )
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         payments.stop()

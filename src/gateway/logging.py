@@ -30,6 +30,8 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # APScheduler announces every run of every job at INFO; the worker logs its own line per sweep.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
