@@ -29,7 +29,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from gateway.domain.bankdays import add_bank_days, next_bank_day
-from gateway.domain.payment_states import ReportOutcome
+from gateway.domain.lifecycle import Lifecycle, ReportOutcome
 
 __all__ = [
     "FINAL_STATUSES",
@@ -81,7 +81,8 @@ _STAGE: dict[DrawStatus, int] = {
     DrawStatus.INVOICED: 2,
 }
 
-FINAL_STATUSES: frozenset[DrawStatus] = frozenset(s for s, nxt in _ALLOWED.items() if not nxt)
+_LIFECYCLE = Lifecycle(DrawStatus, _ALLOWED, _STAGE)
+FINAL_STATUSES: frozenset[DrawStatus] = _LIFECYCLE.final
 
 MIN_MOBILEPAY_LEAD_DAYS = 1
 """Vipps MobilePay Recurring: charges are created "with a 1-day lead time", until midnight before the due
@@ -160,8 +161,7 @@ def from_mobilepay_charge(state: str) -> DrawStatus:
 
 def can_transition(current: DrawStatus | str, new: DrawStatus | str) -> bool:
     """Whether ``current -> new`` is a step forward, or the same state again."""
-    current, new = DrawStatus(current), DrawStatus(new)
-    return current == new or new in _ALLOWED[current]
+    return _LIFECYCLE.can_transition(current, new)
 
 
 def transition(current: DrawStatus | str, new: DrawStatus | str) -> DrawStatus:
@@ -173,7 +173,7 @@ def transition(current: DrawStatus | str, new: DrawStatus | str) -> DrawStatus:
 
 
 def is_final(status: DrawStatus | str) -> bool:
-    return DrawStatus(status) in FINAL_STATUSES
+    return _LIFECYCLE.is_final(status)
 
 
 def classify(
@@ -186,16 +186,7 @@ def classify(
     """What a reported state does to a draw that is ``current`` here (see ``payment_states.classify``):
     not newer than ``stored_version``, the same state or an earlier stage -> STALE; a step forward -> MOVE;
     anything else -> IMPOSSIBLE."""
-    current, reported = DrawStatus(current), DrawStatus(reported)
-    if version is not None and stored_version is not None and version <= stored_version:
-        return ReportOutcome.STALE
-    if reported == current:
-        return ReportOutcome.STALE
-    if reported in _ALLOWED[current]:
-        return ReportOutcome.MOVE
-    if _STAGE[reported] < _STAGE[current]:
-        return ReportOutcome.STALE
-    return ReportOutcome.IMPOSSIBLE
+    return _LIFECYCLE.classify(current, reported, version=version, stored_version=stored_version)
 
 
 def classify_mobilepay_charge(

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
+from gateway.domain.lifecycle import Lifecycle, ReportOutcome
+
 
 class PaymentStatus(StrEnum):
     """GraphQL's ``PaymentStatus``, in the same order."""
@@ -37,14 +39,6 @@ class PaymentStatus(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
-
-
-class ReportOutcome(StrEnum):
-    """What a state reported by a provider does to our record of it."""
-
-    MOVE = "MOVE"  # a new state: apply it
-    STALE = "STALE"  # a duplicate, an older version or an earlier stage: ignore it, no error
-    IMPOSSIBLE = "IMPOSSIBLE"  # contradicts what we know (e.g. one final state after another): log, don't apply
 
 
 _ALLOWED: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -76,7 +70,8 @@ _STAGE: dict[PaymentStatus, int] = {
     PaymentStatus.EXPIRED: 2,
 }
 
-FINAL_STATUSES: frozenset[PaymentStatus] = frozenset(s for s, nxt in _ALLOWED.items() if not nxt)
+_LIFECYCLE = Lifecycle(PaymentStatus, _ALLOWED, _STAGE)
+FINAL_STATUSES: frozenset[PaymentStatus] = _LIFECYCLE.final
 OPEN_STATUSES: frozenset[PaymentStatus] = frozenset(s for s, nxt in _ALLOWED.items() if nxt)
 """CREATED and AUTHORIZED: the payment is not settled yet (the poll asks the provider about these)."""
 
@@ -113,8 +108,7 @@ def from_provider(state: str) -> PaymentStatus:
 
 def can_transition(current: PaymentStatus | str, new: PaymentStatus | str) -> bool:
     """Whether ``current -> new`` is a step forward, or the same state again."""
-    current, new = PaymentStatus(current), PaymentStatus(new)
-    return current == new or new in _ALLOWED[current]
+    return _LIFECYCLE.can_transition(current, new)
 
 
 def transition(current: PaymentStatus | str, new: PaymentStatus | str) -> PaymentStatus:
@@ -126,7 +120,7 @@ def transition(current: PaymentStatus | str, new: PaymentStatus | str) -> Paymen
 
 
 def is_final(status: PaymentStatus | str) -> bool:
-    return PaymentStatus(status) in FINAL_STATUSES
+    return _LIFECYCLE.is_final(status)
 
 
 def classify(
@@ -144,16 +138,7 @@ def classify(
     state is STALE, a step forward is a MOVE, an earlier stage is STALE (a late report), and anything else
     (a different final state, or a final state after a final state) is IMPOSSIBLE.
     """
-    current, reported = PaymentStatus(current), PaymentStatus(reported)
-    if version is not None and stored_version is not None and version <= stored_version:
-        return ReportOutcome.STALE
-    if reported == current:
-        return ReportOutcome.STALE
-    if reported in _ALLOWED[current]:
-        return ReportOutcome.MOVE
-    if _STAGE[reported] < _STAGE[current]:
-        return ReportOutcome.STALE
-    return ReportOutcome.IMPOSSIBLE
+    return _LIFECYCLE.classify(current, reported, version=version, stored_version=stored_version)
 
 
 def classify_provider_state(

@@ -95,6 +95,26 @@ class SweepReport:
         self.errors.extend(other.errors)
 
 
+@dataclass(frozen=True)
+class Event:
+    """Something the citizen is told about, once (``key``), and what it concerns."""
+
+    code: str
+    key: str
+    citizen_id: int
+    plan_id: int | None
+    draw_id: int | None
+    claim_id: int | None
+
+
+async def _tell_both(tx: LedgerTx, event: Event, item_kind: str, now: datetime) -> bool:
+    """Tell the citizen, and put an item in the caseworkers' queue; False when that happened before."""
+    about = {"plan_id": event.plan_id, "draw_id": event.draw_id, "claim_id": event.claim_id}
+    told = await tx.notify_citizen(citizen_id=event.citizen_id, code=event.code, dedupe_key=event.key, now=now, **about)
+    await tx.add_caseworker_item(kind=item_kind, dedupe_key=event.key, citizen_id=event.citizen_id, now=now, **about)
+    return told
+
+
 def draw_reference(draw_id: int) -> str:
     """The provider's reference for a draw (also how a webhook that beats our own write finds it)."""
     return f"RK-DRW-{draw_id:08d}"
@@ -176,21 +196,11 @@ class Draws:
                 return False  # another worker was first
             await tx.release_claim(plan_id, claim_id, reason="AT_COLLECTION", now=now)
             remaining = [c for c in live if c != claim_id]
-            await tx.notify_citizen(
-                citizen_id=plan.citizen_id,
-                code="CLAIM_LEFT_PLAN",
-                dedupe_key=f"left:{plan_id}:{claim_id}",
-                plan_id=plan_id,
-                claim_id=claim_id,
-                now=now,
-            )
-            await tx.add_caseworker_item(
-                kind="CLAIM_LEFT_PLAN",
-                dedupe_key=f"left:{plan_id}:{claim_id}",
-                citizen_id=plan.citizen_id,
-                plan_id=plan_id,
-                claim_id=claim_id,
-                now=now,
+            await _tell_both(
+                tx,
+                Event("CLAIM_LEFT_PLAN", f"left:{plan_id}:{claim_id}", plan.citizen_id, plan_id, None, claim_id),
+                "CLAIM_LEFT_PLAN",
+                now,
             )
             open_draws = await tx.open_draws_of_plan(plan_id)
             for draw in open_draws:  # drawn for the old set of claims: cancelled, and drawn anew below
@@ -475,25 +485,8 @@ class Draws:
     async def _tell_missed(tx: LedgerTx, draw: Row, now: datetime, *, kind: str) -> bool:
         """A missed installment: the citizen is told (with what happens if it stays unpaid), and caseworkers
         get an item. False when that happened before."""
-        told = await tx.notify_citizen(
-            citizen_id=draw.citizen_id,
-            code="DRAW_MISSED",
-            dedupe_key=f"missed:{draw.id}",
-            plan_id=draw.plan_id,
-            draw_id=draw.id,
-            claim_id=draw.claim_id,
-            now=now,
-        )
-        await tx.add_caseworker_item(
-            kind=kind,
-            dedupe_key=f"missed:{draw.id}",
-            citizen_id=draw.citizen_id,
-            plan_id=draw.plan_id,
-            draw_id=draw.id,
-            claim_id=draw.claim_id,
-            now=now,
-        )
-        return told
+        event = Event("DRAW_MISSED", f"missed:{draw.id}", draw.citizen_id, draw.plan_id, draw.id, draw.claim_id)
+        return await _tell_both(tx, event, kind, now)
 
     async def poll(self, today: date, report: SweepReport) -> None:
         """Ask the provider about draws whose date has passed without an outcome (lost webhooks)."""
@@ -576,20 +569,8 @@ class Draws:
                 await tx.end_plan(plan_id, status=PlanStatus.DEFAULTED.value, reason="INSTALLMENT_UNPAID", now=now)
                 for draw in open_draws:
                     await tx.update_draw(draw.id, status=DrawStatus.CANCELLED.value, updated_at=now)
-                await tx.notify_citizen(
-                    citizen_id=plan.citizen_id,
-                    code="PLAN_DEFAULTED",
-                    dedupe_key=f"defaulted:{plan_id}",
-                    plan_id=plan_id,
-                    now=now,
-                )
-                await tx.add_caseworker_item(
-                    kind="PLAN_DEFAULTED",
-                    dedupe_key=f"defaulted:{plan_id}",
-                    citizen_id=plan.citizen_id,
-                    plan_id=plan_id,
-                    now=now,
-                )
+                event = Event("PLAN_DEFAULTED", f"defaulted:{plan_id}", plan.citizen_id, plan_id, None, None)
+                await _tell_both(tx, event, "PLAN_DEFAULTED", now)
                 cancelled = open_draws
             else:
                 return None
