@@ -35,6 +35,7 @@ from gateway.domain.draws import (
 )
 from gateway.domain.installments import InstallmentLine, installments_paid
 from gateway.domain.plan_states import PlanStatus, should_complete, should_default
+from gateway.domain.plan_states import transition as plan_transition
 from gateway.domain.plans import build_schedule
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.ports import (
@@ -207,7 +208,8 @@ class Draws:
                 await tx.update_draw(draw.id, status=DrawStatus.CANCELLED.value, updated_at=now)
             owed = sum(max(c.outstanding_oere, 0) for c in await tx.claims_with_outstanding(remaining, lock=True))
             if not remaining or owed <= 0:
-                await tx.end_plan(plan_id, status=PlanStatus.CANCELLED.value, reason="NO_CLAIMS_LEFT", now=now)
+                ended = plan_transition(plan.status, PlanStatus.CANCELLED)
+                await tx.end_plan(plan_id, status=ended, reason="NO_CLAIMS_LEFT", now=now)
             elif plan.status == PlanStatus.ACTIVE:
                 schedule = build_schedule(owed, plan.monthly_amount_oere, plan.day_of_month, today)
                 await tx.reschedule_undrawn(plan_id, schedule)
@@ -556,7 +558,9 @@ class Draws:
                 bool(claims) and all(c.outstanding_oere <= 0 for c in claims)
             )
             if paid_off and not open_draws:
-                await tx.end_plan(plan_id, status=PlanStatus.COMPLETED.value, reason="PAID", now=now)
+                await tx.end_plan(
+                    plan_id, status=plan_transition(plan.status, PlanStatus.COMPLETED), reason="PAID", now=now
+                )
                 await tx.notify_citizen(
                     citizen_id=plan.citizen_id,
                     code="PLAN_COMPLETED",
@@ -566,7 +570,8 @@ class Draws:
                 )
                 return PlanStatus.COMPLETED
             if should_default(plan.status, lines, today, self.policy.grace_days):
-                await tx.end_plan(plan_id, status=PlanStatus.DEFAULTED.value, reason="INSTALLMENT_UNPAID", now=now)
+                lapsed = plan_transition(plan.status, PlanStatus.DEFAULTED)
+                await tx.end_plan(plan_id, status=lapsed, reason="INSTALLMENT_UNPAID", now=now)
                 for draw in open_draws:
                     await tx.update_draw(draw.id, status=DrawStatus.CANCELLED.value, updated_at=now)
                 event = Event("PLAN_DEFAULTED", f"defaulted:{plan_id}", plan.citizen_id, plan_id, None, None)
