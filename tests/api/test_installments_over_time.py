@@ -742,13 +742,6 @@ async def test_a_claim_that_goes_to_collection_leaves_the_plan(database_url: str
         assert await w.book_errors(ANNA) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a claim leaving while the next installment's draw is at the provider: Draws._release cancels "
-    "that draw but its installment stays (reschedule_undrawn keeps installments with any draw, also CANCELLED), "
-    "and can never be drawn again (draw_key), while the new schedule covers everything owed: the plan asks for "
-    "one installment too many and lapses (DEFAULTED) although every draw was paid",
-)
 async def test_a_claim_leaving_while_a_draw_is_at_the_provider_is_rescheduled_too(
     database_url: str, world_dir: Path
 ) -> None:
@@ -1144,12 +1137,6 @@ async def test_gateway_simulate_runs_a_year_from_a_fresh_database_and_twice_draw
 # --- defects found while writing these tests (each fails until fixed) ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: adapters/ledger/seed/demo.py delete_citizens does not delete the citizens' draws, notices and "
-    "caseworker items (nor clear ledger_entries.draw_id), so `gateway seed` (and every test's seed_demo) fails "
-    "with a foreign-key violation once a plan of theirs was drawn, e.g. after `gateway simulate`",
-)
 async def test_the_demo_citizens_can_be_seeded_again_after_their_plans_were_drawn(
     database_url: str, world_dir: Path
 ) -> None:
@@ -1165,12 +1152,6 @@ async def test_the_demo_citizens_can_be_seeded_again_after_their_plans_were_draw
         assert [c["installmentPlan"] for c in (await w.claims(ANNA)).values()] == [None] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: usecases/draws.py create_due only looks at a plan once its installment is within the *provider's* "
-    "lead (draw_lead_bank_days, 5), so an invoice goes out 5 bank days ahead instead of invoice_lead_bank_days (10, "
-    "docs/installments-over-time.md 'Invoices go out ... 10 bank days before')",
-)
 async def test_an_invoice_goes_out_invoice_lead_bank_days_ahead(database_url: str, world_dir: Path) -> None:
     async with open_world(database_url, world_dir) as w:
         claims = [c["id"] for c in (await w.claims(DAVID)).values() if c["outstanding"]["amountOere"] > 0]
@@ -1187,11 +1168,6 @@ async def test_an_invoice_goes_out_invoice_lead_bank_days_ahead(database_url: st
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: InstallmentPlan.claims still lists a claim that left the plan for collection (plan_claims.left_at "
-    "set), while that claim's own installmentPlan is null: the plan shows a claim it no longer draws for",
-)
 async def test_a_plan_no_longer_lists_a_claim_that_left_it(database_url: str, world_dir: Path) -> None:
     async with open_world(database_url, world_dir) as w:
         anna = await annas_plan(w, "6000.00")
@@ -1202,11 +1178,6 @@ async def test_a_plan_no_longer_lists_a_claim_that_left_it(database_url: str, wo
         assert DAYCARE not in {c["reference"] for c in view["claims"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: resolvers/plans/draws.py next_draw counts every INVOICED draw as still to come, so an invoice the "
-    "citizen has already paid (the installment is PAID) is shown as the plan's nextDraw until its date",
-)
 async def test_a_paid_invoice_is_not_the_next_draw(run: Run) -> None:
     after = run.invoice["view_after"]  # David paid his first installment's invoice by card, before its date
     assert after["installments"][0]["status"] == "PAID"

@@ -266,7 +266,15 @@ class DrawStatements:
         await bump(self.conn, plans=[plan_id])
 
     async def reschedule_undrawn(self, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None:
-        """Replace the installments that have no draw yet with ``schedule`` (numbered after the drawn ones)."""
+        """Replace the installments that have no draw yet, or only a cancelled one, with ``schedule`` (numbered
+        after the drawn ones). A cancelled draw stays on record, detached from the installment it replaced."""
+        installments = select(_installments.c.id).where(_installments.c.plan_id == plan_id).scalar_subquery()
+        # The key is freed too (SQLite may give a new installment the id of a deleted one).
+        await self.conn.execute(
+            update(_draws)
+            .where(_draws.c.installment_id.in_(installments), _draws.c.status == "CANCELLED")
+            .values(installment_id=None, draw_key=_draws.c.draw_key + "#cancelled-" + cast(_draws.c.id, String))
+        )
         drawn = select(_draws.c.installment_id).where(_draws.c.installment_id.is_not(None)).scalar_subquery()
         await self.conn.execute(
             delete(_installments).where(_installments.c.plan_id == plan_id, _installments.c.id.not_in(drawn))

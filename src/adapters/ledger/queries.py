@@ -489,7 +489,7 @@ async def live_plan_claims_by_claim_ids(conn: AsyncConnection, claim_ids: Sequen
 async def plan_claims_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[PlanClaimRow]:
     stmt = (
         select(_plan_claims.c.plan_id, _plan_claims.c.claim_id, _plan_claims.c.outstanding_oere)
-        .where(_plan_claims.c.plan_id.in_(plan_ids))
+        .where(_plan_claims.c.plan_id.in_(plan_ids), _plan_claims.c.left_at.is_(None))  # not those that left (R14)
         .order_by(_plan_claims.c.plan_id, _plan_claims.c.claim_id)
     )
     return typed("list[PlanClaimRow]", list(await conn.execute(stmt)))

@@ -230,10 +230,15 @@ class Draws:
         for row in installments:
             by_plan[row.plan_id].append(row)
         for plan_id, rows in by_plan.items():
-            if any(self._time_to_create(r.due_on, today, provider=True) for r in rows):
+            # The longer of the two leads: whether it is a charge or an invoice is decided in _draw_plan.
+            if any(self._time_to_look(r.due_on, today) for r in rows):
                 await self._draw_plan(plan_id, today, report)
         if bills:
             await self._draw_bills(bills, today, report)
+
+    def _time_to_look(self, due_on: date, today: date) -> bool:
+        lead = max(self.policy.lead_bank_days, self.policy.invoice_lead_bank_days)
+        return when_to_create(due_on, lead) <= today
 
     def _time_to_create(self, due_on: date, today: date, *, provider: bool) -> bool:
         lead = self.policy.lead_bank_days if provider else self.policy.invoice_lead_bank_days
@@ -370,7 +375,7 @@ class Draws:
         try:
             charge = await self.provider.create_charge(
                 draw.agreement_ref,
-                idempotency_key=f"draw-{draw.draw_key}-{due.isoformat()}",
+                idempotency_key=f"draw-{draw.id}-{due.isoformat()}",  # draws are never deleted: ids never repeat
                 amount_oere=draw.amount_oere,
                 due=due,
                 retry_days=self.policy.retry_days,

@@ -132,7 +132,12 @@ class InstallmentPlan(Node):
 
     @strawberry.field(description="The next collection to look for on the account (or invoice), if any (R6, R10).")
     async def next_draw(self, info: Info) -> Draw | None:
-        return next_draw(await info.context.loaders.draws_by_plan.load(self.pk), today())
+        # An invoice the citizen has paid already is nothing to look for any more.
+        paid = {i.id for i in await self.load_installments(info) if i.status is InstallmentStatus.PAID}
+        rows = await info.context.loaders.draws_by_plan.load(self.pk)
+        return next_draw(
+            [r for r in rows if r.installment_id is None or _installment_id(r.installment_id) not in paid], today()
+        )
 
     async def load_installments(self, info: Info) -> list[Installment]:
         loaders = info.context.loaders
@@ -162,6 +167,10 @@ class InstallmentPlan(Node):
             )
             for r, p in zip(rows, paid, strict=True)
         ]
+
+
+def _installment_id(pk: int) -> str:
+    return ids.encode("Installment", pk)
 
 
 def _channel(draw_channel: str) -> InstallmentChannel:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
@@ -110,6 +110,11 @@ async def delete_citizens(conn: AsyncConnection, cprs: list[str]) -> None:
     enrolment_ids = select(m.Enrolment.id).where(m.Enrolment.citizen_id.in_(citizen_ids)).scalar_subquery()
     payment_ids = select(m.Payment.id).where(m.Payment.citizen_id.in_(citizen_ids)).scalar_subquery()
     for stmt in (
+        # What the worker made over time: items, notices, draws (and the entries' links to them).
+        delete(m.CaseworkerItem).where(m.CaseworkerItem.citizen_id.in_(citizen_ids)),
+        delete(m.CitizenNotice).where(m.CitizenNotice.citizen_id.in_(citizen_ids)),
+        update(m.LedgerEntry).where(m.LedgerEntry.claim_id.in_(claim_ids)).values(draw_id=None),
+        delete(m.Draw).where(m.Draw.citizen_id.in_(citizen_ids)),
         delete(m.EnrolmentClaim).where(m.EnrolmentClaim.enrolment_id.in_(enrolment_ids)),
         delete(m.Enrolment).where(m.Enrolment.citizen_id.in_(citizen_ids)),
         delete(m.Installment).where(m.Installment.plan_id.in_(plan_ids)),
