@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, and_, cast, delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, Row, String, and_, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
@@ -233,7 +233,20 @@ class DrawStatements:
         return list(await self.conn.execute(stmt))
 
     async def overdue_invoices(self, *, due_before: date, limit: int = 500) -> list[Row[Any]]:
-        return await self.draws_by_status("INVOICED", due_before=due_before, limit=limit)
+        """Invoices past their date, for bills or for plans still ACTIVE (when a plan has ended, its invoices are
+        no longer what the citizen owes: the whole debt is)."""
+        stmt = (
+            select(_draws)
+            .select_from(_draws.outerjoin(_plans, _plans.c.id == _draws.c.plan_id))
+            .where(
+                _draws.c.status == "INVOICED",
+                _draws.c.due_on < due_before,
+                or_(_draws.c.plan_id.is_(None), _plans.c.status == "ACTIVE"),
+            )
+            .order_by(_draws.c.due_on, _draws.c.id)
+            .limit(limit)
+        )
+        return list(await self.conn.execute(stmt))
 
     async def draws_by_status(self, status: str, *, due_before: date, limit: int = 500) -> list[Row[Any]]:
         stmt = (
