@@ -7,6 +7,7 @@ those entries in posting order with a running balance.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import cast
 
@@ -67,6 +68,18 @@ class Base(DeclarativeBase):
 
 def utc_column() -> Mapped[datetime]:
     return mapped_column(UtcDateTime(), nullable=False)
+
+
+def new_provider_key() -> str:
+    """A random key for one row's dealings with the payment provider (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def provider_key_column() -> Mapped[str]:
+    """The row's own key at the payment provider: its idempotency keys and references are derived from it, never
+    from the row's id, so two ledgers on one provider account (staging and production, a restored database)
+    never collide. Set on insert."""
+    return mapped_column(String(32), unique=True, nullable=False, default=new_provider_key)
 
 
 class Citizen(Base):
@@ -229,6 +242,11 @@ class Enrolment(Base):
     requested_at: Mapped[datetime] = utc_column()
     activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_key: Mapped[str] = provider_key_column()
+    # When the status poll last asked the provider about it (the poll takes the least recently asked first).
+    polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_enrolments_status_polled", "status", "polled_at"),)
 
 
 class EnrolmentClaim(Base):
@@ -254,6 +272,14 @@ class Payment(Base):
     created_at: Mapped[datetime] = utc_column()
     updated_at: Mapped[datetime] = utc_column()
     captured_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_key: Mapped[str] = provider_key_column()
+    # When the status poll last asked the provider about it (the poll takes the least recently asked first).
+    polled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # How often the provider refused it (404, 4xx): after a bounded number it ends FAILED with the reason.
+    provider_refusals: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    failure_reason: Mapped[str | None] = mapped_column(String(60))
+
+    __table_args__ = (Index("ix_payments_status_polled", "status", "polled_at"),)
 
 
 class PaymentClaim(Base):
@@ -326,6 +352,7 @@ class Draw(Base):
     created_at: Mapped[datetime] = utc_column()
     updated_at: Mapped[datetime] = utc_column()
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_key: Mapped[str] = provider_key_column()
 
     __table_args__ = (Index("ix_draws_status_due", "status", "due_on"),)
 

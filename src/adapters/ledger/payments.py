@@ -23,6 +23,7 @@ _accounts = m.table(m.MobilePayAccount)
 _plans = m.table(m.InstallmentPlan)
 _events = m.table(m.WebhookEvent)
 _plan_claims = m.table(m.PlanClaim)
+_draws = m.table(m.Draw)
 
 
 class PaymentStatements:
@@ -160,14 +161,39 @@ class PaymentStatements:
         )
         await bump(self.conn, claims=[claim_id for claim_id, _, _ in allocations])
 
-    async def open_payments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+    async def payments_to_poll(self, *, older_than: datetime, now: datetime, limit: int) -> list[Row[Any]]:
+        """Take the open payments (CREATED, AUTHORIZED) the poll asked about least recently (never asked: since
+        created), at most ``limit``, and mark them asked ``now``. Every open payment is reached within
+        ⌈open / limit⌉ rounds however many are open (the old order, by id, never reached a newer one once
+        ``limit`` older ones stayed open). Rows another worker holds are skipped on PostgreSQL, so concurrent
+        pollers take different batches (SQLite serialises them)."""
+        last_asked = func.coalesce(_payments.c.polled_at, _payments.c.created_at)
         stmt = (
-            select(_payments.c.id, _payments.c.provider_ref)
+            select(
+                _payments.c.id,
+                _payments.c.status,
+                _payments.c.provider_ref,
+                _payments.c.provider_key,
+                _payments.c.created_at,
+            )
             .where(_payments.c.status.in_(("CREATED", "AUTHORIZED")), _payments.c.created_at < older_than)
-            .order_by(_payments.c.id)
+            .order_by(last_asked, _payments.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        return list(await self.conn.execute(stmt))
+        rows: list[Row[Any]] = list(await self.conn.execute(stmt))
+        if rows:
+            # Not a change the citizen can see: no data_version bump (the response cache stays valid).
+            await self.conn.execute(
+                update(_payments).where(_payments.c.id.in_([r.id for r in rows])).values(polled_at=now)
+            )
+        return rows
+
+    async def note_payment_refusal(self, payment_id: int, *, refusals: int) -> None:
+        """Count one more refusal by the provider (not visible to the citizen: no data_version bump)."""
+        await self.conn.execute(
+            update(_payments).where(_payments.c.id == payment_id).values(provider_refusals=refusals)
+        )
 
     # --- enrolments --------------------------------------------------------------------------------------------
 
@@ -278,6 +304,32 @@ class PaymentStatements:
         )
         return list(await self.conn.execute(stmt))
 
+    async def enrolments_to_poll(self, *, older_than: datetime, now: datetime, limit: int) -> list[Row[Any]]:
+        """PENDING enrolments the poll asked about least recently, at most ``limit``, marked asked ``now`` (as
+        :meth:`payments_to_poll`), with the MobilePay account's provider reference (for ones never sent to the
+        provider)."""
+        last_asked = func.coalesce(_enrolments.c.polled_at, _enrolments.c.requested_at)
+        stmt = (
+            select(
+                _enrolments.c.id,
+                _enrolments.c.kind,
+                _enrolments.c.provider_ref,
+                _enrolments.c.provider_key,
+                _accounts.c.provider_ref.label("account_ref"),
+            )
+            .select_from(_enrolments.outerjoin(_accounts, _accounts.c.id == _enrolments.c.mobilepay_account_id))
+            .where(_enrolments.c.status == "PENDING", _enrolments.c.requested_at < older_than)
+            .order_by(last_asked, _enrolments.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=_enrolments)
+        )
+        rows: list[Row[Any]] = list(await self.conn.execute(stmt))
+        if rows:
+            await self.conn.execute(
+                update(_enrolments).where(_enrolments.c.id.in_([r.id for r in rows])).values(polled_at=now)
+            )
+        return rows
+
     # --- webhook events -------------------------------------------------------------------------------------------
 
     async def record_event(self, *, event_id: str, event_type: str, now: datetime) -> bool:
@@ -294,6 +346,17 @@ class PaymentStatements:
         found = (
             await self.conn.execute(select(_payments.c.id).where(_payments.c.provider_ref == provider_ref))
         ).first()
+        return int(found[0]) if found else None
+
+    async def payment_id_by_provider_key(self, provider_key: str) -> int | None:
+        found = (
+            await self.conn.execute(select(_payments.c.id).where(_payments.c.provider_key == provider_key))
+        ).first()
+        return int(found[0]) if found else None
+
+    async def draw_id_by_provider_key(self, provider_key: str) -> int | None:
+        """The draw whose provider key this is (how a charge webhook that beats our own write finds its draw)."""
+        found = (await self.conn.execute(select(_draws.c.id).where(_draws.c.provider_key == provider_key))).first()
         return int(found[0]) if found else None
 
     async def enrolment_id_by_provider_ref(self, provider_ref: str) -> int | None:

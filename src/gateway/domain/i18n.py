@@ -73,6 +73,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Beløbet er større end restgælden på de valgte krav.",
         "The amount is larger than what is outstanding on the chosen claims.",
     ),
+    "AMOUNT_BELOW_MINIMUM": (
+        "Beløbet skal være mindst 1,00 kr., medmindre du betaler hele restgælden på de valgte krav.",
+        "The amount must be at least 1.00 DKK, unless you pay everything outstanding on the chosen claims.",
+    ),
     "INVALID_DATE": ("Dagen i måneden skal være mellem 1 og 31.", "The day of the month must be 1 to 31."),
     "IDEMPOTENCY_KEY_REUSED": (
         "Idempotensnøglen er allerede brugt til en anden forespørgsel.",
@@ -166,6 +170,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A claim in your installment plan has been sent to Gældsstyrelsen for collection and has left the plan. "
         "Your installments have been recalculated for the rest. Questions about that claim: contact "
         "Gældsstyrelsen.",
+    ),
+    "NOTICE_PAYMENT_FAILED": (
+        "En betaling, du startede, kunne ikke gennemføres hos betalingsudbyderen, og den er ikke registreret på "
+        "dine krav. Er beløbet reserveret på din konto, frigives det. Betalingskontoret er orienteret; prøv at "
+        "betale igen, eller kontakt Betalingskontoret.",
+        "A payment you started could not be completed at the payment provider, and it has not been registered on "
+        "your claims. If the amount was reserved on your account, it is released. Betalingskontoret has been told; "
+        "try paying again, or contact Betalingskontoret.",
     ),
     "NOTICE_WAGE_GARNISHMENT": (
         "Gældsstyrelsen kan foretage lønindeholdelse, også hvis du har en lav A-indkomst, f.eks. SU, "

@@ -14,6 +14,7 @@ normally bring them first), unpaid invoices are marked missed, and plans complet
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,15 +117,15 @@ async def _tell_both(tx: LedgerTx, event: Event, item_kind: str, now: datetime) 
     return told
 
 
-def draw_reference(draw_id: int) -> str:
-    """The provider's reference for a draw (also how a webhook that beats our own write finds it)."""
-    return f"RK-DRW-{draw_id:08d}"
+def draw_reference(provider_key: str) -> str:
+    """The provider's reference for a draw (also how a webhook that beats our own write finds it): the draw's own
+    random key, never its id, so two ledgers on one provider account never collide."""
+    return f"RK-DRW-{provider_key}"
 
 
-def draw_id_from_reference(reference: str) -> int | None:
-    prefix = "RK-DRW-"
-    tail = reference[len(prefix) :] if reference.startswith(prefix) else ""
-    return int(tail) if tail.isdigit() else None
+def provider_key_from_reference(reference: str) -> str | None:
+    tail = reference.removeprefix("RK-DRW-") if reference.startswith("RK-DRW-") else ""
+    return tail if re.fullmatch(r"[0-9a-f]{32}", tail) else None
 
 
 def _lines(installments: Sequence[Row], paid_total: int) -> list[InstallmentLine]:
@@ -375,12 +376,12 @@ class Draws:
         try:
             charge = await self.provider.create_charge(
                 draw.agreement_ref,
-                idempotency_key=f"draw-{draw.id}-{due.isoformat()}",  # draws are never deleted: ids never repeat
+                idempotency_key=f"draw-{draw.provider_key}-{due.isoformat()}",  # the draw's own key: never repeats
                 amount_oere=draw.amount_oere,
                 due=due,
                 retry_days=self.policy.retry_days,
                 description="Randers Kommune, afdrag",
-                reference=draw_reference(draw.id),
+                reference=draw_reference(draw.provider_key),
             )
         except ProviderRejected as exc:
             if exc.code == "DUPLICATE_REFERENCE":
@@ -403,7 +404,7 @@ class Draws:
 
     async def _find_charge(self, draw: Row) -> ProviderCharge | None:
         for charge in await self.provider.list_charges(draw.agreement_ref):
-            if charge.reference == draw_reference(draw.id):
+            if charge.reference == draw_reference(draw.provider_key):
                 return charge
         return None
 
@@ -420,8 +421,11 @@ class Draws:
     async def find_draw(self, charge: ProviderCharge) -> int | None:
         async with self.ledger.read() as tx:
             found = await tx.draw_id_by_provider_ref(charge.id)
-        # A webhook can beat our own write of the provider's id: the reference names the draw too.
-        return found if found is not None else draw_id_from_reference(charge.reference)
+            # A webhook can beat our own write of the provider's id: the reference names the draw's key too.
+            key = provider_key_from_reference(charge.reference)
+            if found is None and key is not None:
+                found = await tx.draw_id_by_provider_key(key)
+        return found
 
     async def apply_charge(self, draw_id: int, charge: ProviderCharge) -> str:
         """The provider's news about a draw's charge, applied once and in order. Returns the draw's status."""
@@ -594,7 +598,7 @@ class Draws:
         if draw.provider_ref is None:
             return
         try:
-            await self.provider.cancel_charge(draw.provider_ref, idempotency_key=f"cancel-draw-{draw.id}")
+            await self.provider.cancel_charge(draw.provider_ref, idempotency_key=f"cancel-draw-{draw.provider_key}")
         except (ProviderUnavailable, ProviderRejected) as exc:
             # Already charged (its outcome is applied to what is still owed) or the provider is down (the
             # agreement's stop cancels it too).

@@ -195,7 +195,7 @@ class Enrolments:
         if row is None or row.provider_ref is not None:
             return
         agreement = await self.provider.create_agreement(
-            idempotency_key=f"enrol-{enrolment_id}",
+            idempotency_key=f"enrol-{row.provider_key}",  # the row's own key: two ledgers never collide
             kind=row.kind,
             customer_ref=customer_ref(row.citizen_id),
             mobilepay_account_ref=account_ref,
@@ -240,7 +240,7 @@ class Enrolments:
 
     async def stop_agreement(self, enrolment_id: int, provider_ref: str) -> None:
         try:
-            agreement = await self.provider.stop_agreement(provider_ref, idempotency_key=f"stop-{enrolment_id}")
+            agreement = await self.provider.stop_agreement(provider_ref, idempotency_key=f"stop-{provider_ref}")
         except ProviderRejected as exc:
             if exc.code not in ("INVALID_STATE", "AGREEMENT_STOPPED"):
                 raise

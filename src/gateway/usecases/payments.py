@@ -4,20 +4,38 @@ Applying is idempotent and order-safe: each provider object carries a version (t
 the row is locked, and an older or equal version changes nothing. A capture is posted to the ledger exactly
 once (the status moves to CAPTURED in the same transaction as the ledger entries), allocated as domain.md
 says: only the ticked claims; fees, then interest, then principal; oldest due date first; never below zero.
+
+Every payment ends: the status poll (``poll``) reaches each open payment in turn; a checkout nobody finished
+ends EXPIRED (the provider expires it; if it still says CREATED after ``PaymentPolicy.expire_created_after``, we
+end it there ourselves); and a payment the provider keeps refusing (404, or a capture refused again and again)
+ends FAILED after ``PaymentPolicy.max_refusals`` refusals, with the reason, a notice to the citizen and an item
+for the caseworkers.
+
+The provider knows a payment by the row's own random ``provider_key`` (idempotency keys, reference), never by
+its id: two ledgers on one provider account must not collide.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import structlog
 
 from gateway.domain.clock import utcnow
 from gateway.domain.errors import UserErrorCode, payments_unavailable
 from gateway.domain.money import InvalidAmount, parse_oere
-from gateway.domain.payment_states import ReportOutcome, classify_provider_state, from_provider
+from gateway.domain.payment_states import (
+    PaymentStatus,
+    ReportOutcome,
+    classify_provider_state,
+    from_provider,
+    is_final,
+    transition,
+)
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
 from gateway.usecases.ports import (
     Ledger,
@@ -35,14 +53,35 @@ log = structlog.get_logger(__name__)
 METHOD_TEXT = {"CARD": "Indbetaling med betalingskort", "MOBILEPAY": "Indbetaling med MobilePay"}
 
 
-def payment_reference(payment_id: int) -> str:
-    return f"RK-PAY-{payment_id:08d}"
+MIN_PAYMENT_OERE: Final = 100
+"""The smallest one-off payment: 1.00 DKK, unless it pays everything the ticked claims still owe (a claim can
+always be paid off). Vipps MobilePay's documented minimums in DKK are 1 øre for an ePayment payment and 100 øre
+for a Recurring charge; one rule for every channel, and nothing smaller is worth a transaction."""
+
+_REFERENCE_PREFIX: Final = "RK-PAY-"
+_PROVIDER_KEY_RE: Final = re.compile(r"[0-9a-f]{32}")
 
 
-def payment_id_from_reference(reference: str) -> int | None:
-    prefix = "RK-PAY-"
-    tail = reference[len(prefix) :] if reference.startswith(prefix) else ""
-    return int(tail) if tail.isdigit() else None
+@dataclass(frozen=True)
+class PaymentPolicy:
+    """How the status poll treats open payments (settings ``GATEWAY_PAYMENTS_POLL_BATCH_SIZE``,
+    ``GATEWAY_PAYMENTS_EXPIRE_CREATED_AFTER_SECONDS``, ``GATEWAY_PAYMENTS_MAX_PROVIDER_REFUSALS``)."""
+
+    poll_batch: int = 200  # open payments asked about per poll round, least recently asked first
+    # A checkout still CREATED at the provider this long after it was started is ended by us (EXPIRED). Vipps
+    # MobilePay gives the citizen 10 minutes and says to wait at least that long; we wait three times longer.
+    expire_created_after: timedelta = timedelta(minutes=30)
+    max_refusals: int = 10  # the provider refused it this often (404, a refused capture): FAILED
+
+
+def payment_reference(provider_key: str) -> str:
+    """The provider's reference for a payment (also how a webhook that beats our own write finds it)."""
+    return f"{_REFERENCE_PREFIX}{provider_key}"
+
+
+def provider_key_from_reference(reference: str) -> str | None:
+    tail = reference.removeprefix(_REFERENCE_PREFIX) if reference.startswith(_REFERENCE_PREFIX) else ""
+    return tail if _PROVIDER_KEY_RE.fullmatch(tail) else None
 
 
 async def owned_open_claims(
@@ -66,9 +105,10 @@ async def owned_open_claims(
 class Payments:
     """One-off payments: started by the citizen, moved on by the provider's webhooks and the poll."""
 
-    def __init__(self, ledger: Ledger, provider: PaymentProvider) -> None:
+    def __init__(self, ledger: Ledger, provider: PaymentProvider, policy: PaymentPolicy | None = None) -> None:
         self.ledger = ledger
         self.provider = provider
+        self.policy = policy or PaymentPolicy()
 
     async def start(
         self,
@@ -108,6 +148,8 @@ class Payments:
             if requested is not None and requested > total:
                 # A payment may never make a claim's outstanding negative.
                 return refused(UserErrorCode.AMOUNT_EXCEEDS_OUTSTANDING, "input", "amount")
+            if requested is not None and requested < min(MIN_PAYMENT_OERE, total):
+                return refused(UserErrorCode.AMOUNT_BELOW_MINIMUM, "input", "amount")
             payment_id = await tx.insert_payment(
                 citizen_id=citizen_id,
                 method=method,
@@ -130,24 +172,31 @@ class Payments:
         async with self.ledger.read() as tx:
             return await tx.payment_row(payment_id)
 
-    async def ensure_provider_payment(self, payment_id: int) -> None:
+    async def ensure_provider_payment(self, payment_id: int) -> str:
         """Create the payment at the provider if that has not happened yet (safe to repeat: the provider's
-        idempotency key is derived from our payment id)."""
+        idempotency key is the row's own key, so a repeat returns the same object). Returns our status; a refusal
+        is counted (see :meth:`poll`) and raised."""
         async with self.ledger.read() as tx:
             row = await tx.payment_row(payment_id)
-        if row is None or row.provider_ref is not None:
-            return
-        provider = await self.provider.create_payment(
-            idempotency_key=f"startPayment-{payment_id}",
-            reference=payment_reference(payment_id),
-            amount_oere=row.amount_oere,
-            method=row.method,
-            return_url=row.return_url,
-            description="Betaling til Randers Kommune",
-        )
+        if row is None:
+            return "UNKNOWN"
+        if row.provider_ref is not None or is_final(row.status):
+            return str(row.status)
+        try:
+            provider = await self.provider.create_payment(
+                idempotency_key=f"startPayment-{row.provider_key}",
+                reference=payment_reference(row.provider_key),
+                amount_oere=row.amount_oere,
+                method=row.method,
+                return_url=row.return_url,
+                description="Betaling til Randers Kommune",
+            )
+        except ProviderRejected as exc:
+            await self._refused(payment_id, exc.code)
+            raise
         async with self.ledger.transaction() as tx:
             await tx.set_payment_provider(payment_id, provider_ref=provider.id, redirect_url=provider.redirect_url)
-        await self.sync_payment(payment_id, provider)
+        return await self.sync_payment(payment_id, provider)
 
     async def sync_payment(self, payment_id: int, provider: ProviderPayment) -> str:
         """Apply the provider's view of a payment; capture it once authorised. Returns our status."""
@@ -203,7 +252,8 @@ class Payments:
 
         The payment and its claims stay locked from reading what is owed until the capture is posted, so two
         payments for the same claims can never both take the full amount (the provider call is short; if the
-        commit fails after it, the poll finds the capture at the provider and posts it)."""
+        commit fails after it, the poll finds the capture at the provider and posts it). A refusal is counted;
+        after ``max_refusals`` the payment ends FAILED."""
         async with self.ledger.transaction() as tx:
             row = await tx.payment_for_update(payment_id)
             if row is None or row.status != "AUTHORIZED":
@@ -212,26 +262,126 @@ class Payments:
             amount = min(sum(max(c.outstanding_oere, 0) for c in claims), provider.amount_oere)
             try:
                 if amount <= 0:
-                    updated = await self.provider.cancel_payment(provider.id, idempotency_key=f"cancel-{payment_id}")
+                    updated = await self.provider.cancel_payment(
+                        provider.id, idempotency_key=f"cancel-{row.provider_key}"
+                    )
                 else:
                     updated = await self.provider.capture_payment(
-                        provider.id, amount_oere=amount, idempotency_key=f"capture-{payment_id}"
+                        provider.id, amount_oere=amount, idempotency_key=f"capture-{row.provider_key}"
                     )
-            except (ProviderUnavailable, ProviderRejected) as exc:
+            except ProviderUnavailable as exc:
                 log.warning("payment.capture_failed", payment=payment_id, error=type(exc).__name__)
                 return "AUTHORIZED"  # the poll tries again
-            return await self._apply_locked(tx, row, updated)
+            except ProviderRejected as exc:
+                log.warning("payment.capture_refused", payment=payment_id, code=exc.code)
+                status = await self._refused_locked(tx, row, exc.code)
+            else:
+                return await self._apply_locked(tx, row, updated)
+        if status == PaymentStatus.FAILED:
+            await self._release(row)
+        return status
+
+    # --- refusals, abandoned checkouts, the poll -------------------------------------------------------------
+
+    async def _refused(self, payment_id: int, code: str) -> str:
+        async with self.ledger.transaction() as tx:
+            row = await tx.payment_for_update(payment_id)
+            if row is None:
+                return "UNKNOWN"
+            status = await self._refused_locked(tx, row, code)
+        if status == PaymentStatus.FAILED:
+            await self._release(row)
+        return status
+
+    async def _refused_locked(self, tx: LedgerTx, row: Row, code: str) -> str:
+        """The provider refused this open payment once more; at ``max_refusals`` it ends FAILED with the reason,
+        the citizen is told and caseworkers get an item (once: both are keyed by the payment)."""
+        if is_final(row.status):
+            return str(row.status)
+        refusals = row.provider_refusals + 1
+        if refusals < self.policy.max_refusals:
+            await tx.note_payment_refusal(row.id, refusals=refusals)
+            return str(row.status)
+        now = utcnow()
+        status = transition(row.status, PaymentStatus.FAILED).value
+        reason = f"PROVIDER_{code}"[:60]
+        await tx.update_payment(
+            row.id, status=status, failure_reason=reason, provider_refusals=refusals, updated_at=now
+        )
+        claim_ids = await tx.payment_claim_ids(row.id)
+        about = {"claim_id": min(claim_ids) if claim_ids else None}
+        key = f"payment-failed:{row.provider_key}"
+        await tx.notify_citizen(citizen_id=row.citizen_id, code="PAYMENT_FAILED", dedupe_key=key, now=now, **about)
+        await tx.add_caseworker_item(kind="PAYMENT_FAILED", dedupe_key=key, citizen_id=row.citizen_id, now=now, **about)
+        log.warning("payment.failed", payment=row.id, reason=reason, refusals=refusals)
+        return status
+
+    async def _release(self, row: Row) -> None:
+        """Best effort, after a payment ended FAILED: cancel it at the provider, so an authorised amount is not
+        left reserved on the citizen's account (Vipps MobilePay: release unused funds at once)."""
+        if row.provider_ref is None:
+            return
+        try:
+            await self.provider.cancel_payment(row.provider_ref, idempotency_key=f"release-{row.provider_key}")
+        except (ProviderUnavailable, ProviderRejected) as exc:
+            log.info("payment.release_failed", payment=row.id, error=type(exc).__name__)
+
+    async def _end_abandoned(self, payment_id: int) -> str:
+        """A checkout still CREATED at the provider long after it was started: end it there (so it can no longer
+        be paid) and here, as EXPIRED. If it moved on meanwhile, apply what it became instead."""
+        async with self.ledger.read() as tx:
+            row = await tx.payment_row(payment_id)
+        if row is None or row.status != PaymentStatus.CREATED or row.provider_ref is None:
+            return str(row.status) if row is not None else "UNKNOWN"
+        try:
+            ended = await self.provider.cancel_payment(row.provider_ref, idempotency_key=f"expire-{row.provider_key}")
+        except ProviderRejected as exc:
+            if exc.code != "INVALID_STATE":
+                return await self._refused(payment_id, exc.code)
+            return await self.sync_payment(payment_id, await self.provider.get_payment(row.provider_ref))
+        if ended.state != "TERMINATED":
+            return await self.sync_payment(payment_id, ended)
+        async with self.ledger.transaction() as tx:
+            row = await tx.payment_for_update(payment_id)
+            if row is None or row.status != PaymentStatus.CREATED:
+                return str(row.status) if row is not None else "UNKNOWN"
+            # EXPIRED here, TERMINATED there (we ended it): its version is stored, so the provider's
+            # payment.terminated webhook that follows is stale and changes nothing.
+            status = transition(row.status, PaymentStatus.EXPIRED).value
+            await tx.update_payment(
+                payment_id,
+                status=status,
+                provider_sequence=max(ended.version, row.provider_sequence),
+                updated_at=utcnow(),
+            )
+        log.info("payment.abandoned", payment=payment_id)
+        return status
 
     async def poll(self, rows: Sequence[Row]) -> int:
-        """Ask the provider about open payments (catches lost webhooks); returns how many were synced."""
+        """Ask the provider about open payments (catches lost webhooks) and end the ones that are done for:
+        abandoned checkouts (EXPIRED) and payments it keeps refusing (FAILED). Returns how many were synced."""
         synced = 0
         for p in rows:
             try:
-                if p.provider_ref is None:
-                    await self.ensure_provider_payment(p.id)
-                else:
-                    await self.sync_payment(p.id, await self.provider.get_payment(p.provider_ref))
+                await self._poll_one(p)
                 synced += 1
             except Exception as exc:  # noqa: BLE001 - one bad payment must not stop the poll for the others
                 log.warning("poll.payment_failed", payment=p.id, error=type(exc).__name__)
         return synced
+
+    async def _poll_one(self, p: Row) -> str:
+        try:
+            if p.provider_ref is None:
+                status = await self.ensure_provider_payment(p.id)
+            else:
+                try:
+                    provider = await self.provider.get_payment(p.provider_ref)
+                except ProviderRejected as exc:  # e.g. 404: the provider does not know it (any more)
+                    log.warning("poll.payment_refused", payment=p.id, code=exc.code)
+                    return await self._refused(p.id, exc.code)
+                status = await self.sync_payment(p.id, provider)
+        except ProviderRejected:
+            return "REFUSED"  # counted by ensure_provider_payment; the next round asks again
+        if status == PaymentStatus.CREATED and p.created_at <= utcnow() - self.policy.expire_created_after:
+            status = await self._end_abandoned(p.id)
+        return status

@@ -16,7 +16,7 @@ import structlog
 from gateway.domain.clock import utcnow
 from gateway.usecases.draws import Draws
 from gateway.usecases.enrolments import Enrolments
-from gateway.usecases.payments import Payments, payment_id_from_reference
+from gateway.usecases.payments import Payments, provider_key_from_reference
 from gateway.usecases.ports import Ledger, ProviderAgreement, ProviderCharge, ProviderPayment
 
 log = structlog.get_logger(__name__)
@@ -47,9 +47,12 @@ class ProviderEvents:
         if await self._seen(event_id):
             return EventResult.DUPLICATE
         async with self.ledger.read() as tx:
-            found = await tx.payment_id_by_provider_ref(payment.id)
-        # A webhook can beat our own write of the provider's id: our reference names the payment too.
-        payment_id = found if found is not None else payment_id_from_reference(payment.reference)
+            payment_id = await tx.payment_id_by_provider_ref(payment.id)
+            # A webhook can beat our own write of the provider's id: our reference names the payment's key too
+            # (a key, never an id: another ledger's payment on the same provider account is not ours).
+            key = provider_key_from_reference(payment.reference)
+            if payment_id is None and key is not None:
+                payment_id = await tx.payment_id_by_provider_key(key)
         if payment_id is None:
             log.warning("webhook.unknown_payment")
         else:
@@ -81,11 +84,15 @@ class ProviderEvents:
         return EventResult.IGNORED if status == "UNKNOWN" else EventResult.APPLIED
 
     async def poll_once(self, *, min_age_seconds: float = 5.0) -> int:
-        """Ask the provider about every open payment and pending enrolment (catches lost webhooks)."""
-        cutoff = utcnow() - timedelta(seconds=min_age_seconds)
-        async with self.ledger.read() as tx:
-            payments = await tx.open_payments(older_than=cutoff)
-            enrolments = await tx.pending_enrolments(older_than=cutoff)
+        """One round of the status poll (catches lost webhooks): the open payments and pending enrolments asked
+        about least recently, a batch of each (``PaymentPolicy.poll_batch``), so every one is reached within
+        ⌈open / batch⌉ rounds however many are open. Returns how many were synced."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=min_age_seconds)
+        batch = self.payments.policy.poll_batch
+        async with self.ledger.transaction() as tx:  # takes the batches: concurrent pollers get different ones
+            payments = await tx.payments_to_poll(older_than=cutoff, now=now, limit=batch)
+            enrolments = await tx.enrolments_to_poll(older_than=cutoff, now=now, limit=batch)
         return await self.payments.poll(payments) + await self.enrolments.poll(enrolments)
 
     async def run_poller(self, interval_seconds: float, min_age_seconds: float) -> None:

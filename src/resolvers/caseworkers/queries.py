@@ -44,6 +44,7 @@ class CaseworkerItemKind(Enum):
     PLAN_DEFAULTED = "PLAN_DEFAULTED"  # a plan lapsed (misligholdt)
     CLAIM_LEFT_PLAN = "CLAIM_LEFT_PLAN"  # Gældsstyrelsen took a claim that was in a plan (R14)
     REFUND_DUE = "REFUND_DUE"  # a draw brought more than its claims still owed
+    PAYMENT_FAILED = "PAYMENT_FAILED"  # a one-off payment ended FAILED: the provider kept refusing it
 
 
 @strawberry.type(description="Something in Betalingskontoret's work queue, with the citizen it concerns.")

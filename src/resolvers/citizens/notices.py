@@ -35,6 +35,7 @@ class NoticeCode(Enum):
     PLAN_COMPLETED = "PLAN_COMPLETED"
     PLAN_DEFAULTED = "PLAN_DEFAULTED"
     CLAIM_LEFT_PLAN = "CLAIM_LEFT_PLAN"  # R14
+    PAYMENT_FAILED = "PAYMENT_FAILED"  # a one-off payment could not be completed at the provider
 
 
 @strawberry.enum

@@ -127,6 +127,7 @@ async def admin_advance_clock(request: Request) -> Response:
 
 
 _Millis = Annotated[int, Field(ge=0, le=60_000)]
+MAX_PAYMENT_EXPIRY_SECONDS: Final = 30 * 24 * 3600
 
 
 class ConfigUpdate(BaseModel):
@@ -142,6 +143,7 @@ class ConfigUpdate(BaseModel):
     reverse_order: bool = False
     webhook_retries: _Millis = 0
     webhook_retry_backoff_ms: _Millis = 0
+    payment_expiry_seconds: Annotated[int, Field(ge=0, le=MAX_PAYMENT_EXPIRY_SECONDS)] = 0
 
 
 async def admin_config(request: Request) -> Response:

@@ -67,6 +67,8 @@ def _charge_fingerprint(agreement_id: Any, content: dict[str, Any]) -> str:
 def _representation(sim: SimulatorState, record: IdempotencyRecord) -> Any:
     if record.object_kind == "charges":
         return {"charges": [sim.charges[charge_id].to_json() for charge_id in record.object_ids]}
+    if record.object_kind == "payment":
+        sim.payment(record.object_id)  # a replay shows it as it is now: expired, if it was left too long
     stores: dict[str, dict[str, Any]] = {"payment": sim.payments, "agreement": sim.agreements, "charge": sim.charges}
     return stores[record.object_kind][record.object_id].to_json()
 
@@ -120,7 +122,7 @@ async def create_payment(request: Request) -> Response:
             description=str_field(body, "description"),
             return_url=url_field(body, "returnUrl"),
             redirect_url=f"{public}/checkout/{payment_id}",
-            created_at=now(),
+            created_at=sim.clock_now(),  # its expiry runs on the simulator's time
         )
         sim.payments[payment.id] = payment
         return 201, payment

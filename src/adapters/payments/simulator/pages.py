@@ -40,7 +40,7 @@ def _button_form(action: str, label: str, extra: str = "") -> str:
 
 
 async def checkout_page(request: Request) -> Response:
-    payment = sim_of(request).payments.get(request.path_params["id"])
+    payment = sim_of(request).payment(request.path_params["id"])
     if payment is None:
         return _page("Betalingen findes ikke", "<p>Ukendt betaling.</p>", 404)
     details = (
@@ -59,7 +59,7 @@ async def checkout_page(request: Request) -> Response:
 def _checkout_action(target: str) -> Handler:
     async def handler(request: Request) -> Response:
         sim = sim_of(request)
-        payment = sim.payments.get(request.path_params["id"])
+        payment = sim.payment(request.path_params["id"])
         if payment is None:
             return _page("Betalingen findes ikke", "<p>Ukendt betaling.</p>", 404)
         try:

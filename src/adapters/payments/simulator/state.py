@@ -13,7 +13,10 @@ from other threads; events emitted there are handed to the event loop with ``cal
 
 The clock: ``today`` is a date that moves only when told (``set_today`` / ``advance_days``), starting at the
 real date in Denmark. Moving it processes the charges day by day, in a fixed order (due date, then creation
-order), so the same calls always give the same states and events.
+order), so the same calls always give the same states and events. Payments live on the simulator's time
+(:meth:`SimulatorState.clock_now`: the real time, moved as far as the clock was moved): a checkout not approved
+within ``paymentExpirySeconds`` expires (Vipps MobilePay ePayment: 10 minutes), checked whenever the payment is
+looked at and whenever the clock moves.
 """
 
 from __future__ import annotations
@@ -207,6 +210,8 @@ class SimConfig:
     reverse_order: bool = False
     webhook_retries: int = 3
     webhook_retry_backoff_ms: int = 200
+    # Vipps MobilePay ePayment: the citizen has 10 minutes to approve, then the payment is EXPIRED. 0: never.
+    payment_expiry_seconds: int = 600
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -217,6 +222,7 @@ class SimConfig:
             "reverseOrder": self.reverse_order,
             "webhookRetries": self.webhook_retries,
             "webhookRetryBackoffMs": self.webhook_retry_backoff_ms,
+            "paymentExpirySeconds": self.payment_expiry_seconds,
         }
 
 
@@ -266,6 +272,7 @@ class SimulatorState:
         self.charge_references: dict[str, str] = {}  # reference -> charge id (unique, like Vipps' orderId)
         self.failure_rules: dict[str, FailureRule] = {}  # agreement id -> rule
         self.today: date = clock.today()
+        self._start_day = self.today  # clock_now() is the real time moved by (today - _start_day)
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self.calls: Counter[str] = Counter()
         self.webhook_log: list[WebhookRecord] = []
@@ -292,10 +299,39 @@ class SimulatorState:
             self.charge_references.clear()
             self.failure_rules.clear()
             self.today = clock.today()
+            self._start_day = self.today
             self.idempotency.clear()
             self.calls.clear()
             self.webhook_log.clear()
             self.held.clear()
+
+    # -- payments and their expiry --
+
+    def clock_now(self) -> datetime:
+        """The simulator's time: the real time, moved as many days as its clock was moved (payments' timers)."""
+        with self.lock:
+            return now() + timedelta(days=(self.today - self._start_day).days)
+
+    def payment(self, payment_id: str) -> SimPayment | None:
+        """A payment as it is now: a checkout left CREATED past its expiry has EXPIRED (and says so by webhook)."""
+        with self.lock:
+            payment = self.payments.get(payment_id)
+            if payment is not None:
+                self._expire_if_due(payment)
+            return payment
+
+    def expire_payments(self) -> int:
+        """Expire every checkout left CREATED past its expiry; how many did."""
+        with self.lock:
+            return sum(self._expire_if_due(p) for p in list(self.payments.values()))
+
+    def _expire_if_due(self, payment: SimPayment) -> bool:
+        expiry = self.config.payment_expiry_seconds
+        if payment.state != "CREATED" or expiry <= 0:
+            return False
+        if payment.created_at + timedelta(seconds=expiry) > self.clock_now():
+            return False
+        return self.move_payment(payment, "EXPIRED", {"CREATED"})
 
     # -- state changes --
 
@@ -438,6 +474,7 @@ class SimulatorState:
                     break
                 self.today = busy
                 self._process_day(busy)
+            self.expire_payments()
 
     def advance_days(self, days: int) -> None:
         if type(days) is not int or not 0 <= days <= MAX_CLOCK_STEP_DAYS:

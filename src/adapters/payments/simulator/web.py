@@ -103,7 +103,7 @@ def int_field(body: dict[str, Any], key: str, low: int, high: int) -> int:
 
 
 def payment_of(request: Request) -> SimPayment:
-    payment = sim_of(request).payments.get(request.path_params["id"])
+    payment = sim_of(request).payment(request.path_params["id"])
     if payment is None:
         raise Problem(404, "NOT_FOUND", "no such payment")
     return payment
