@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig, GaeldstUnavailable
 from adapters.ledger.db import Database
@@ -15,7 +16,7 @@ from gateway.settings import Settings
 from gateway.usecases.access import AccessLog
 from gateway.usecases.draws import DrawPolicy, Draws
 from gateway.usecases.enrolments import Enrolments
-from gateway.usecases.payments import Payments
+from gateway.usecases.payments import PaymentPolicy, Payments
 from gateway.usecases.plans import InstallmentPlans
 from gateway.usecases.ports import CollectionStatusUnavailable
 from gateway.usecases.provider_events import ProviderEvents
@@ -87,7 +88,15 @@ def build_services(settings: Settings) -> Services:
         api_key=settings.payments_api_key.get_secret_value() if settings.payments_api_key else None,
         timeout=settings.payments_timeout_seconds,
     )
-    payments = Payments(ledger, provider)
+    payments = Payments(
+        ledger,
+        provider,
+        PaymentPolicy(
+            poll_batch=settings.payments_poll_batch_size,
+            expire_created_after=timedelta(seconds=settings.payments_expire_created_after_seconds),
+            max_refusals=settings.payments_max_provider_refusals,
+        ),
+    )
     statuses = GaeldstStatuses(gaeldst)
     enrolments = Enrolments(ledger, provider, settings.public_url, statuses)
     draws = Draws(

@@ -785,7 +785,7 @@ async def test_a_draw_made_while_the_provider_is_down_is_handed_over_later_once(
         agreement = (await w.enrolment(anna.method_gid)).provider_ref
         charges = (await w.provider.get(f"/v1/agreements/{agreement}/charges")).json()["charges"]
         assert [(c["id"], c["reference"], c["amount"]["value"]) for c in charges] == [
-            (draw.provider_ref, f"RK-DRW-{draw.id:08d}", first.amount_oere)
+            (draw.provider_ref, f"RK-DRW-{draw.provider_key}", first.amount_oere)
         ]
         while (await w.draws(anna.pk))[0].status != "CHARGED":
             await w.step()
