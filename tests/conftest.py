@@ -158,6 +158,7 @@ def make_settings(database_url: str, gaeldst_url: str, **overrides: Any) -> Sett
         "payments_url": "http://127.0.0.1:9",
         "log_level": "WARNING",
         "response_cache_ttl_seconds": 0,  # off, except in the tests of the cache itself
+        "query_cost_in_extensions": False,  # off, except in the tests of the limits (whole bodies compared)
     }
     values.update(overrides)
     return Settings(**values)

@@ -50,7 +50,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def __init__(self, services: Services) -> None:
         super().__init__(
-            build_schema(max_depth=services.settings.max_query_depth),
+            build_schema(services.settings),
             graphql_ide=None,
             allow_queries_via_get=False,  # a CPR in a query argument must never end up in a URL
         )

@@ -82,6 +82,25 @@ class Settings(BaseSettings):
     response_cache_max_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 100
 
+    # HTTP edge (issue 11): body limits, the server's timeouts and concurrency, rate limits. A reverse proxy in
+    # front adds TLS and its own limits (README).
+    graphql_max_body_bytes: int = Field(default=100 * 1024, ge=1024)  # 413 above it, before reading further
+    webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_keep_alive_timeout_seconds: int = Field(default=5, ge=1)  # idle between requests
+    http_request_read_timeout_seconds: float = Field(default=10.0, gt=0)  # a request's head and body must arrive
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # the request line and headers
+    http_limit_concurrency: int = Field(default=1000, ge=1)  # connections; above it new requests get 503
+    http_graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    redis_url: str | None = None  # shares the rate limits across processes; in-process buckets without it
+    rate_limit_enabled: bool = True
+    rate_limit_citizen_per_second: float = Field(default=5.0, gt=0)
+    rate_limit_citizen_burst: int = Field(default=100, ge=1)
+    rate_limit_caseworker_per_second: float = Field(default=20.0, gt=0)
+    rate_limit_caseworker_burst: int = Field(default=300, ge=1)
+    rate_limit_anonymous_per_second: float = Field(default=5.0, gt=0)  # per client address
+    rate_limit_anonymous_burst: int = Field(default=60, ge=1)
+    rate_limit_key_prefix: str = "gateway:ratelimit:"  # Redis keys (one Redis may serve several deployments)
+
     @model_validator(mode="after")
     def _production_is_configured(self) -> Settings:
         if self.environment is Environment.PRODUCTION:

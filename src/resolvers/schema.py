@@ -7,28 +7,22 @@ from collections.abc import Iterator
 import strawberry
 import structlog
 from graphql import GraphQLError, OperationDefinitionNode
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.i18n import Language, translate
+from gateway.settings import Settings
 from resolvers.caseworkers.queries import CaseworkerItemQueries, CaseworkerQueries
 from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
 from resolvers.claims.types import Claim, Department
 from resolvers.context import Info
-from resolvers.node import NodeQueries
+from resolvers.limits import BoundedParserCache, LimitsConfig, QueryLimits, count_list_objects
+from resolvers.node import MAX_NODES, NodeQueries
 from resolvers.payments.mutations import (
     EnrolAutomaticPaymentInput,
     PaymentMethodPayload,
@@ -128,18 +122,17 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             original = error.original_error
-            if original is not None and not isinstance(original, GatewayError):
+            # A GraphQLError as the original is graphql-core's coercion of a variable: the client's mistake.
+            if original is not None and not isinstance(original, (GatewayError, GraphQLError)):
                 log.error("graphql.unexpected_error", path=error.path, exc_info=original)
 
 
-def build_schema(*, max_depth: int = 12) -> Schema:
-    # The limits' validation rules are built once: Strawberry's validation cache is keyed by the rule classes,
-    # so per-request rule classes would make every request validate from scratch (~1 ms per 100 fields).
-    limits = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-    ]
-    return Schema(
+def build_schema(settings: Settings | None = None) -> Schema:
+    """The schema with the limits of ``settings`` (without: the defaults; the SDL does not depend on them)."""
+    settings = settings or Settings.model_construct()  # the defaults, not the environment (``export-schema``)
+    limits = LimitsConfig.from_settings(settings, max_ids=MAX_NODES)
+    max_tokens = settings.max_query_tokens
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -154,17 +147,20 @@ def build_schema(*, max_depth: int = 12) -> Schema:
             AccessLogEntry,
         ],
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=4000),
-            lambda: ParserCache(maxsize=256),
-            lambda: AddValidationRules(limits),
-            lambda: ValidationCache(maxsize=256),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: BoundedParserCache(maxsize=256, max_document_bytes=limits.max_cached_document_bytes),
+            # Shape, validation (cached), introspection by viewer and cost: in place of Strawberry's depth and
+            # alias limiters, which expand every fragment spread again (exponential in nested fragments).
+            lambda: QueryLimits(limits),
             RequireOperationName,
             UpstreamErrors,
         ],
     )
+    count_list_objects(schema._schema)
+    return schema
 
 
-_TOO_COMPLEX_HINTS = ("exceeds maximum operation depth", "aliases found. allowed", "document contains more than")
+_TOKEN_LIMIT_HINT = "document contains more than"
 
 
 def format_error(error: GraphQLError, language: Language) -> dict[str, object]:
@@ -177,13 +173,16 @@ def format_error(error: GraphQLError, language: Language) -> dict[str, object]:
     if isinstance(original, GatewayError):
         code = original.code.value
         message = translate(original.message_key, language, **original.params)
+        if detail := getattr(original, "detail", None):  # which limit, in graphql-core's language (English)
+            message = f"{message} {detail}"
     elif original is not None and error.path:
         # An exception in a resolver that no rule anticipated: no detail reaches the client.
         code, message = ErrorCode.INTERNAL.value, translate("INTERNAL", language)
     elif error.message == UPSTREAM_MARK:
         code, message = ErrorCode.UPSTREAM_UNAVAILABLE.value, translate("UPSTREAM_UNAVAILABLE", language)
-    elif any(hint in error.message.lower() for hint in _TOO_COMPLEX_HINTS):
-        code, message = ErrorCode.QUERY_TOO_COMPLEX.value, translate("QUERY_TOO_COMPLEX", language)
+    elif _TOKEN_LIMIT_HINT in error.message.lower():
+        detail = error.message.removeprefix("Syntax Error: ")
+        code, message = ErrorCode.QUERY_TOO_COMPLEX.value, f"{translate('QUERY_TOO_COMPLEX', language)} {detail}"
     else:
         # Syntax, validation and variable errors: graphql-core's own (English) wording says precisely what is
         # wrong.

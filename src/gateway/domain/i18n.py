@@ -31,6 +31,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "INVALID_CPR": ("CPR-nummeret er ugyldigt.", "The CPR number is not valid."),
     "BAD_REQUEST": ("Forespørgslen er ugyldig: {detail}", "The request is not valid: {detail}"),
     "QUERY_TOO_COMPLEX": ("Forespørgslen er for kompleks.", "The query is too complex."),
+    "REQUEST_TOO_LARGE": (
+        "Forespørgslen er for stor (højst {limit} bytes).",
+        "The request is too large (at most {limit} bytes).",
+    ),
+    "RATE_LIMITED": (
+        "For mange forespørgsler. Prøv igen om {seconds} sekunder.",
+        "Too many requests. Try again in {seconds} seconds.",
+    ),
     "UPSTREAM_UNAVAILABLE": (
         "Gældsstyrelsen kunne ikke kontaktes; oplysninger om inddrivelse mangler midlertidigt.",
         "Gældsstyrelsen could not be reached; collection details are temporarily unavailable.",
