@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,20 @@ class Settings(BaseSettings):
     rate_limit_anonymous_per_second: float = Field(default=5.0, gt=0)  # per client address
     rate_limit_anonymous_burst: int = Field(default=60, ge=1)
     rate_limit_key_prefix: str = "gateway:ratelimit:"  # Redis keys (one Redis may serve several deployments)
+
+    # GraphQL limits and cost (issue 11; docs/api.md "Limits and cost"). Over any of them: QUERY_TOO_COMPLEX.
+    max_aliases: int = Field(default=30, ge=0)
+    max_query_tokens: int = Field(default=4000, ge=100)
+    max_fragment_spreads: int = Field(default=200, ge=0)  # as written in the document
+    max_selections: int = Field(default=4000, ge=1)  # fields and fragments once every fragment is expanded
+    max_merge_work: int = Field(default=10_000, ge=1)  # same-named fields compared by validation (quadratic)
+    cost_budget_anonymous: int = Field(default=500, ge=0)
+    cost_budget_citizen: int = Field(default=5_000, ge=0)
+    cost_budget_caseworker: int = Field(default=20_000, ge=0)
+    max_objects_per_request: int = Field(default=20_000, ge=1)  # items of lists actually resolved
+    query_cost_in_extensions: bool = True  # extensions.cost on every response
+    max_cached_document_bytes: int = Field(default=20 * 1024, ge=0)  # larger documents are parsed every time
+    introspection: Literal["on", "off", "caseworkers"] | None = None  # default: on in development, else caseworkers
 
     @model_validator(mode="after")
     def _production_is_configured(self) -> Settings:
