@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench schema clean
+.PHONY: install run test lint typecheck bench schema audit clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -34,6 +34,11 @@ bench: install
 
 schema: install
 	$(BIN)/gateway export-schema schema.graphql
+
+# The graphql-http package's GraphQL-over-HTTP server audit against a real `gateway serve` (needs node and npm;
+# the package is installed into var/, which git ignores). Fails on any failing MUST.
+audit: install
+	$(BIN)/python tools/audit/run.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

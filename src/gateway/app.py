@@ -1,5 +1,6 @@
 """The ASGI application, built by ``create_app`` from explicit settings (no hidden globals): the GraphQL
-endpoint, the payment provider's webhooks, health checks and GraphiQL's assets."""
+endpoint, the payment provider's webhooks, health checks and GraphiQL's assets, behind the body limits and
+security headers of ``gateway.http_edge``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -17,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from adapters.ledger.migrate import pending as migrations_pending
 from gateway.graphiql import ASSETS_PATH, assets_dir
 from gateway.graphql_view import GatewayGraphQL
+from gateway.http_edge import BodyLimit, SecurityHeaders
 from gateway.logging import configure_logging
 from gateway.services import Services, build_services
 from gateway.settings import Settings
@@ -32,7 +35,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     own_services = services is None
     svc = services or build_services(settings)
     graphql = GatewayGraphQL(svc)
-    graphiql_page = graphql.graphiql_page
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    if graphiql_page is not None:
+    if graphql.graphiql_enabled:
         routes.append(Mount(ASSETS_PATH, app=StaticFiles(directory=assets_dir()), name="graphiql"))
 
     @contextlib.asynccontextmanager
@@ -83,9 +85,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+            await graphql.rate_limiter.aclose()
             if own_services:
                 await svc.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    body_limits = {"/graphql": settings.graphql_max_body_bytes, "/webhooks/payments": settings.webhook_max_body_bytes}
+    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, limits=body_limits)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = svc
+    app.state.rate_limiter = graphql.rate_limiter
     return app

@@ -19,15 +19,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.http_edge import server_options
 
     settings = _settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    # Timeouts, header size and concurrency from settings (README: what a reverse proxy adds on top).
+    host, port = args.host or settings.host, args.port or settings.port
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
     return 0
 
 

@@ -1,13 +1,13 @@
-"""The GraphQL endpoint: Strawberry's ASGI view with our auth, response cache, context, error format and JSON.
+"""The GraphQL endpoint: Strawberry's ASGI view with our auth, rate limits, response cache, context, error
+format, JSON and media types (application/json, application/graphql-response+json).
 
-Request flow: Starlette -> auth (a Viewer) -> response cache (citizens' repeated reads) -> Strawberry ->
-resolvers -> use-cases / DataLoaders -> adapters.
+Request flow: Starlette (body limits, security headers) -> auth (a Viewer) -> rate limit -> response cache
+(citizens' repeated reads) -> Strawberry -> resolvers -> use-cases / DataLoaders -> adapters.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
+import secrets
 from typing import Any
 
 import orjson
@@ -15,7 +15,7 @@ import structlog
 from cross_web import HTTPException as CrossWebHTTPException
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
@@ -24,9 +24,18 @@ from adapters.ledger.queries import citizen_version
 from gateway.auth import AuthError
 from gateway.domain.clock import today
 from gateway.domain.errors import ErrorCode
-from gateway.domain.i18n import Language, negotiate, translate
-from gateway.domain.viewers import CitizenViewer
-from gateway.graphiql import graphiql_page
+from gateway.domain.i18n import negotiate
+from gateway.domain.viewers import Anonymous, CitizenViewer, Viewer
+from gateway.graphiql import content_security_policy, graphiql_page
+from gateway.http_edge import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    client_request_id,
+    error_body,
+    new_request_id,
+    response_media_type,
+)
+from gateway.ratelimit import Decision, build_rate_limiter
 from gateway.response_cache import ResponseCache, request_parts
 from gateway.services import Services
 from resolvers.context import Context
@@ -35,14 +44,18 @@ from resolvers.schema import build_schema, format_error
 
 log = structlog.get_logger(__name__)
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+GRAPHQL_RESPONSE_CONTENT_TYPE = f"{GRAPHQL_RESPONSE}; charset=utf-8"
 
 
-def error_body(code: ErrorCode, key: str, language: Language, **params: object) -> dict[str, Any]:
-    return {
-        "data": None,
-        "errors": [{"message": translate(key, language, **params), "extensions": {"code": code.value}}],
-    }
+def with_rate_limit(content: bytes, decision: Decision | None) -> bytes:
+    """``extensions.rateLimit`` added to an answer once less than half the burst is left, so a client sees it
+    coming before it is refused (the RateLimit-* headers carry it on every answer). Added per response, after
+    the response cache: a cached answer never carries an earlier request's count."""
+    if decision is None or not decision.running_low:
+        return content
+    body = orjson.loads(content)
+    body.setdefault("extensions", {})["rateLimit"] = decision.extension()
+    return orjson.dumps(body)
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -61,7 +74,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if settings.response_cache_ttl_seconds > 0
             else None
         )
-        self.graphiql_page = graphiql_page(services.settings) if services.settings.graphiql_enabled else None
+        self.graphiql_enabled = settings.graphiql_enabled
+        self.rate_limiter = build_rate_limiter(settings)
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
@@ -78,11 +92,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
-        body: dict[str, Any] = {"data": result.data}
+        state = request.state
+        body: dict[str, Any] = {}
+        if (
+            state.media_type == GRAPHQL_RESPONSE
+            and result.data is None
+            and result.errors
+            and all(e.path is None for e in result.errors)
+        ):
+            # Nothing was executed (syntax, validation or variable errors): GraphQL over HTTP answers such a
+            # request with 400 and no `data` in application/graphql-response+json (application/json keeps 200).
+            state.request_error = True
+        else:
+            body["data"] = result.data
         if result.errors:
-            body["errors"] = [format_error(e, request.state.language) for e in result.errors]
+            body["errors"] = [format_error(e, state.language) for e in result.errors]
         if result.extensions:
-            body["extensions"] = result.extensions
+            body["extensions"] = dict(result.extensions)
         return body
 
     def encode_json(self, data: object) -> bytes:
@@ -92,32 +118,50 @@ class GatewayGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         response = await self.respond(request)
         response.headers["X-Request-ID"] = request.state.request_id
+        if request.state.client_request_id is not None:
+            response.headers["X-Client-Request-ID"] = request.state.client_request_id
+        if (decision := request.state.rate_limit) is not None:
+            response.headers.update(decision.headers())
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
-        language = negotiate(request.headers.get("accept-language"))
-        rid = request.headers.get("x-request-id", "")
-        request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
-        request.state.language, request.state.request_id = language, request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        if request.method == "GET" and self.graphiql_page and "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(self.graphiql_page)
+        state = request.state
+        state.language = language = negotiate(request.headers.get("accept-language"))
+        # The request id is always ours: it is the audit id of the access log a citizen reads. A client's own id
+        # is only logged and echoed (X-Client-Request-ID), and only when it is harmless.
+        state.request_id = new_request_id()
+        state.client_request_id = client_request_id(request.headers.get("x-request-id"))
+        state.media_type = response_media_type(request.headers.get("accept"))
+        state.rate_limit, state.request_error = None, False
+        structlog.contextvars.bind_contextvars(request_id=state.request_id)
+        if state.client_request_id is not None:
+            structlog.contextvars.bind_contextvars(client_request_id=state.client_request_id)
+        else:
+            structlog.contextvars.unbind_contextvars("client_request_id")
+        if request.method == "GET" and self.graphiql_enabled and "text/html" in request.headers.get("accept", ""):
+            return self._graphiql(request)
         if request.method != "POST":
+            # Not a GraphQL request at all, so no GraphQL media type either: plain application/json.
             body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
-            return JSONResponse(body, status_code=405, headers={"Allow": "POST"})
+            return Response(orjson.dumps(body), status_code=405, media_type=JSON, headers={"Allow": "POST"})
         try:
-            request.state.viewer = await self.services.verifier.verify(request.headers.get("authorization"))
+            viewer = await self.services.verifier.verify(request.headers.get("authorization"))
         except AuthError as exc:
             log.info("auth.rejected", reason=str(exc))
+            # Bad tokens count against the client address, so guessing tokens is rate limited too.
+            if (refused := await self._rate_limit(request, Anonymous())) is not None:
+                return refused
             body = error_body(ErrorCode.UNAUTHENTICATED, "TOKEN_INVALID", language)
-            return Response(
-                orjson.dumps(body),
-                media_type="application/json",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
+            # application/json keeps HTTP 200 for every GraphQL response; the newer media type says 401.
+            status = 401 if state.media_type == GRAPHQL_RESPONSE else 200
+            return self._json(request, body, status, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        state.viewer = viewer
+        if (refused := await self._rate_limit(request, viewer)) is not None:
+            return refused
         cache_key = await self._cache_key(request)
         if cache_key is not None and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
-            return Response(cached, media_type="application/json", headers={"X-Cache": "hit"})
+            content = with_rate_limit(cached, state.rate_limit)
+            return Response(content, media_type=self._content_type(request), headers={"X-Cache": "hit"})
         try:
             response = await self.run(request)
         except (HTTPException, CrossWebHTTPException) as exc:
@@ -125,11 +169,53 @@ class GatewayGraphQL(GraphQL[Context, None]):
             detail = getattr(exc, "detail", None) or getattr(exc, "reason", "") or "bad request"
             status = getattr(exc, "status_code", 400)
             body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail=detail)
-            return JSONResponse(body, status_code=status)
+            return self._json(request, body, status)
+        if state.media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
+            if state.request_error:
+                response.status_code = 400
         if cache_key is not None and response.status_code == 200 and b'"errors":' not in response.body:
             self.cache.put(cache_key, bytes(response.body))  # type: ignore[union-attr]
             response.headers["X-Cache"] = "miss"
+        if state.rate_limit is not None and state.rate_limit.running_low:
+            response.body = with_rate_limit(bytes(response.body), state.rate_limit)
+            response.headers["content-length"] = str(len(response.body))
         return response
+
+    def _content_type(self, request: Request) -> str:
+        return GRAPHQL_RESPONSE_CONTENT_TYPE if request.state.media_type == GRAPHQL_RESPONSE else JSON
+
+    def _json(
+        self, request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+    ) -> Response:
+        """A request-level error in the negotiated media type (application/graphql-response+json has no `data`
+        when nothing was executed)."""
+        if request.state.media_type == GRAPHQL_RESPONSE:
+            body = {k: v for k, v in body.items() if k != "data"}
+        return Response(orjson.dumps(body), status_code=status, media_type=self._content_type(request), headers=headers)
+
+    async def _rate_limit(self, request: Request, viewer: Viewer) -> Response | None:
+        """Take a token from the subject's bucket; the 429 answer when there was none."""
+        decision = await self.rate_limiter.check(viewer, request.client.host if request.client else None)
+        request.state.rate_limit = decision
+        if decision is None or decision.allowed:
+            return None
+        log.info("ratelimit.refused", kind=viewer.kind, retry_after=decision.retry_after)
+        body = error_body(ErrorCode.RATE_LIMITED, "RATE_LIMITED", request.state.language, seconds=decision.retry_after)
+        body["extensions"] = {"rateLimit": decision.extension()}
+        return self._json(request, body, 429, {"Retry-After": str(decision.retry_after)})
+
+    def _graphiql(self, request: Request) -> Response:
+        nonce = secrets.token_urlsafe(18)
+        client_host = request.client.host if request.client else None
+        page = graphiql_page(self.services.settings, nonce=nonce, client_host=client_host)
+        return HTMLResponse(
+            page,
+            headers={
+                "Content-Security-Policy": content_security_policy(nonce),
+                "Cache-Control": "no-store",  # it may hold a development token
+            },
+        )
 
     async def _cache_key(self, request: Request) -> tuple[Any, ...] | None:
         viewer = request.state.viewer
