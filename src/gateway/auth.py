@@ -3,6 +3,10 @@
 Keys: a JWKS URL (production; keys fetched and cached by PyJWT's ``PyJWKClient``), a PEM public key, or
 an HS256 secret (development). Symmetric and asymmetric algorithms are never mixed for one key, so an
 attacker cannot sign with a public key as an HMAC secret; ``alg: none`` is never accepted.
+
+Policy (issue 11): a token is one person — a citizen (a CPR) or a caseworker (the role), never both; with
+``GATEWAY_AUTH_STAFF_ISSUER``/``_AUDIENCE`` set, caseworkers come only from the staff issuer and audience and
+citizens only from the citizens' ones; no token lives longer than ``GATEWAY_AUTH_MAX_TOKEN_LIFETIME_SECONDS``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 
 from gateway.domain.cpr import Cpr, InvalidCpr
-from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
+from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer, citizen_pseudonym
 from gateway.settings import Settings
 
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -25,10 +29,34 @@ class AuthError(Exception):
     """The token is missing, malformed, expired, for another audience, or badly signed."""
 
 
+MAX_NAME_LENGTH = 200
+
+
+def staff_issuer_and_audience(settings: Settings) -> tuple[str, str] | None:
+    """The issuer and audience of caseworkers' tokens, if they differ from the citizens' (else None)."""
+    staff = (settings.auth_staff_issuer or settings.auth_issuer, settings.auth_staff_audience or settings.auth_audience)
+    return staff if staff != (settings.auth_issuer, settings.auth_audience) else None
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    if settings.identity_pseudonym_key is not None:
+        return settings.identity_pseudonym_key.get_secret_value().encode()
+    if settings.signing_secret is not None:
+        return settings.signing_secret.encode()
+    raise RuntimeError("GATEWAY_IDENTITY_PSEUDONYM_KEY is required when tokens are not verified with an HS256 key")
+
+
+def _has_audience(claims: dict[str, Any], audience: str) -> bool:
+    aud = claims.get("aud")
+    return aud == audience or (isinstance(aud, list) and audience in aud)
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.auth_jwks_url, cache_keys=True) if settings.auth_jwks_url else None
+        self._pseudonym_key = pseudonym_key(settings)  # at start-up: a missing key is a configuration error
+        self._staff = staff_issuer_and_audience(settings)
 
     async def _key_and_algorithms(self, token: str) -> tuple[Any, list[str]]:
         s = self.settings
@@ -61,33 +89,67 @@ class TokenVerifier:
             raise AuthError("unsigned token")
         key, algorithms = await self._key_and_algorithms(token)
         s = self.settings
+        staff = self._is_staff_token(token)
+        issuer, audience = self._staff if staff and self._staff else (s.auth_issuer, s.auth_audience)
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
-                audience=s.auth_audience,
-                issuer=s.auth_issuer,
+                audience=audience,
+                issuer=issuer,
                 leeway=s.auth_leeway_seconds,
                 options={"require": ["exp", "iat", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise AuthError(type(exc).__name__) from exc
-        return self.viewer_from_claims(claims)
+        self._check_lifetime(claims)
+        return self.viewer_from_claims(claims, staff=staff if self._staff else None)
 
-    def viewer_from_claims(self, claims: dict[str, Any]) -> Viewer:
+    def _is_staff_token(self, token: str) -> bool:
+        """Whether the token says it is for the staff issuer and audience (checked for real by ``jwt.decode``)."""
+        if self._staff is None:
+            return False
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise AuthError("malformed token") from exc
+        issuer, audience = self._staff
+        return unverified.get("iss") == issuer and _has_audience(unverified, audience)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """No token lives longer than the cap: counted from ``iat`` (else ``nbf``), and from now."""
+        s = self.settings
+        cap = s.auth_max_token_lifetime_seconds + s.auth_leeway_seconds
+        now = time.time()
+        start = next((claims[c] for c in ("iat", "nbf") if isinstance(claims.get(c), int | float)), now)
+        if claims["exp"] - start > cap or claims["exp"] - now > cap:
+            raise AuthError("token lives longer than allowed")
+
+    def viewer_from_claims(self, claims: dict[str, Any], *, staff: bool | None = None) -> Viewer:
+        """The person a verified token stands for. ``staff``: whether it came from the staff issuer and audience
+        (None when they are not configured apart: then either kind of token is accepted from the one issuer)."""
         s = self.settings
         raw_roles = claims.get("roles", claims.get("role", []))
         roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles if isinstance(raw_roles, list) else []
-        if any(role == s.auth_caseworker_role for role in roles):  # exact match, never a substring
-            return CaseworkerViewer(caseworker_id=str(claims["sub"]), name=claims.get("name"))
+        is_caseworker = any(role == s.auth_caseworker_role for role in roles)  # exact match, never a substring
         cpr = claims.get(s.auth_cpr_claim)
+        if is_caseworker and cpr is not None:
+            raise AuthError("token carries both a CPR and a caseworker role")
+        if staff is not None and staff != is_caseworker:
+            raise AuthError("a caseworker token from the citizens' issuer, or a citizen token from the staff issuer")
+        name = claims.get("name")
+        name = name.strip()[:MAX_NAME_LENGTH] if isinstance(name, str) and name.strip() else None
+        if is_caseworker:
+            return CaseworkerViewer(caseworker_id=str(claims["sub"]), name=name)
         if not isinstance(cpr, str):
             raise AuthError("token has neither a CPR nor a caseworker role")
         try:
-            return CitizenViewer(cpr=Cpr(cpr), subject=str(claims["sub"]))
+            parsed = Cpr(cpr)
         except InvalidCpr as exc:
             raise AuthError("token carries an invalid CPR") from exc
+        pseudonym = citizen_pseudonym(parsed, self._pseudonym_key)
+        return CitizenViewer(cpr=parsed, subject=str(claims["sub"]), pseudonym=pseudonym, name=name)
 
 
 def issue_token(
@@ -98,17 +160,19 @@ def issue_token(
     name: str | None = None,
     ttl_seconds: int | None = None,
 ) -> str:
-    """Sign a development token with the local HS256 key (``gateway token``; tests)."""
+    """Sign a development token with the local HS256 key (``gateway token``; tests). Caseworkers' tokens are for
+    the staff issuer and audience when those are configured."""
     secret = settings.signing_secret
     if secret is None:
         raise RuntimeError("tokens can only be issued with a local signing key (GATEWAY_AUTH_SECRET)")
+    ttl = ttl_seconds or settings.auth_token_ttl_seconds
+    if ttl > settings.auth_max_token_lifetime_seconds:
+        raise ValueError(f"a token may live at most {settings.auth_max_token_lifetime_seconds} seconds")
     now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": settings.auth_issuer,
-        "aud": settings.auth_audience,
-        "iat": now,
-        "exp": now + (ttl_seconds or settings.auth_token_ttl_seconds),
-    }
+    issuer, audience = settings.auth_issuer, settings.auth_audience
+    if caseworker_id is not None and (staff := staff_issuer_and_audience(settings)) is not None:
+        issuer, audience = staff
+    claims: dict[str, Any] = {"iss": issuer, "aud": audience, "iat": now, "exp": now + ttl}
     if caseworker_id is not None:
         claims |= {"sub": caseworker_id, "role": settings.auth_caseworker_role}
         if name:

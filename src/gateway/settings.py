@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     auth_caseworker_role: str = "caseworker"
     auth_leeway_seconds: int = 30
     auth_token_ttl_seconds: int = 8 * 3600
+    # Identity (issue 11): staff tokens from their own issuer/audience when set (then a citizen token can never be
+    # a caseworker's, nor the other way round); the longest lifetime a token may have (exp - iat/nbf, and exp -
+    # now); the HMAC key of citizens' pseudonyms (idempotency scope; default: the HS256 key; required otherwise).
+    auth_staff_issuer: str | None = None
+    auth_staff_audience: str | None = None
+    auth_max_token_lifetime_seconds: int = Field(default=12 * 3600, ge=60)
+    identity_pseudonym_key: SecretStr | None = None
 
     # Gældsstyrelsen (the Danish Debt Collection Agency)
     gaeldst_url: str = "http://127.0.0.1:8001"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 _PATTERN = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})$")  # ASCII digits only
 
@@ -83,31 +83,80 @@ def is_valid(text: str) -> bool:
     return True
 
 
-_CPR_LIKE = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
+# A plausible CPR: a day 01-31 and a month 01-12, the year, and four digits; with a hyphen, a space or nothing
+# between the date and the serial. Digits on either side make it part of a longer number, not a CPR.
+_DATE = r"(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d{2}"
+_CPR_SEPARATED_RE: re.Pattern[str] = re.compile(rf"(?<!\d){_DATE}[- ]\d{{4}}(?!\d)")
+_CPR_BARE_RE: re.Pattern[str] = re.compile(rf"(?<!\d){_DATE}\d{{4}}(?!\d)")
+_CPR_ANY_RE: re.Pattern[str] = re.compile(rf"(?<!\d){_DATE}[- ]?\d{{4}}(?!\d)")
+
+# Identifiers that may contain a CPR-shaped digit run by chance: a canonical UUID, and a long run of hex digits
+# with at least one letter (provider ids such as ``pay_6cf119329f…``, digests). Sixteen hex characters are well
+# beyond a CPR glued to a word ("ab1507804321" is still masked) and below the shortest random id we meet (20).
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_HEX_ID_RE = re.compile(r"(?<![0-9a-z])[0-9a-f]{16,}(?![0-9a-z])", re.IGNORECASE)
+MASK = "******-****"
+
+
+def _identifier_spans(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _UUID_RE.finditer(text)]
+    spans += [m.span() for m in _HEX_ID_RE.finditer(text) if not m.group().isdigit()]
+    return spans
 
 
 def redact(text: str) -> str:
-    """Mask every CPR-shaped number (DDMMYY-SSSS or ten digits): logs' and error messages' last line of defence."""
-    return _CPR_LIKE.sub("******-****", text)
+    """Mask every plausible CPR number (DDMMYY-SSSS, DDMMYY SSSS or ten digits): logs' and error messages' last
+    line of defence. A CPR glued to words or punctuation is masked; digits that are part of a provider id or a
+    UUID (see ``_identifier_spans``) are not, so ids stay readable in the logs."""
+    if not _CPR_ANY_RE.search(text):
+        return text
+    spans = _identifier_spans(text)
 
+    def mask(m: re.Match[str]) -> str:
+        start, end = m.span()
+        if any(s <= start and end <= e for s, e in spans):
+            return m.group()
+        return MASK
 
-# DDMMYY-SSSS with a plausible day and month (cpr.dk); with or without the hyphen/space.
-_CPR_SEPARATED_RE: re.Pattern[str] = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{2}[- ]\d{4}(?!\d)")
-_CPR_BARE_RE: re.Pattern[str] = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])\d{6}(?!\d)")
+    return _CPR_ANY_RE.sub(mask, text)
 
 
 def looks_like_cpr(text: str, *, bare_digits: bool = True) -> bool:
     """True if ``text`` contains something shaped like a CPR number.
 
     ``bare_digits=False`` only flags the separated form ``DDMMYY-SSSS`` so that ten-digit invoice or claim
-    numbers in references and descriptions are not mistaken for one.
+    numbers in references and descriptions are not mistaken for one. Percent-encoding is undone first (see
+    ``_decodings``), so ``10%31%30005678`` is a CPR as much as ``1010005678`` is.
     """
-    if _CPR_SEPARATED_RE.search(text):
+    forms = _decodings(text)
+    if forms is None:
+        return True  # encoded deeper than anyone legitimately does: treat it as hiding something
+    if any(_CPR_SEPARATED_RE.search(f) for f in forms):
         return True
-    return bare_digits and bool(_CPR_BARE_RE.search(text))
+    return bare_digits and any(_CPR_BARE_RE.search(f) for f in forms)
+
+
+MAX_DECODING_ROUNDS = 4
+
+
+def _decodings(text: str) -> list[str] | None:
+    """``text`` and what percent-decoding makes of it, round after round (``+`` read both as itself and as a
+    space, as form-encoded query strings do), until nothing changes; None if it still changes after
+    MAX_DECODING_ROUNDS rounds."""
+    forms = [text]
+    current = text
+    for _ in range(MAX_DECODING_ROUNDS):
+        decoded = unquote(current)
+        forms.append(unquote_plus(current))
+        if decoded == current:
+            return forms
+        forms.append(decoded)
+        current = decoded
+    return forms if unquote(current) == current else None
 
 
 def valid_return_url(url: str) -> bool:
-    """An http(s) URL of sane length with no CPR-shaped number in it (it would reach the provider and its logs)."""
+    """An http(s) URL of sane length with no CPR-shaped number in it, however it is percent-encoded (it would
+    reach the provider and its logs, and the citizen's browser history)."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500 and not looks_like_cpr(url)

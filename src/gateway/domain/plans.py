@@ -168,9 +168,11 @@ def plan_range(total_oere: int) -> PlanRange:
 
     ``options`` holds the least monthly amount that fits within MAX_MONTHS (exact øre), and the amounts
     for 18, 12, 6 and 3 months rounded up to whole kroner; each is at least MIN_MONTHLY_OERE and at most
-    the total, identical amounts are listed once, and the list is sorted by months descending (then by
-    amount). ``months`` of an option is the real length at that amount, which rounding may shorten.
-    Only plans within MAX_MONTHS are offered; none when the total is below one minimum installment.
+    the total, and the list is sorted by months descending. ``months`` of an option is the real length at
+    that amount, which rounding may shorten; so two amounts can take equally long (555.56 and 556.00 DKK
+    both take 18 months of 10,000.00 DKK), and each duration is offered once, at the least amount that
+    gives it. Only plans within MAX_MONTHS are offered; none when the total is below one minimum
+    installment.
     """
     if total_oere < 0:
         raise ValueError("total_oere must not be negative")
@@ -181,11 +183,11 @@ def plan_range(total_oere: int) -> PlanRange:
     amounts = {min_monthly}
     for n in OPTION_DURATIONS:
         amounts.add(min(total_oere, max(MIN_MONTHLY_OERE, _round_up_to_krone(_ceil_div(total_oere, n)))))
-    options = sorted(
-        (PlanOption(a, _ceil_div(total_oere, a)) for a in amounts),
-        key=lambda o: (-o.months, o.monthly_oere),
-    )
-    return PlanRange(min_monthly, max_months_at_minimum, tuple(options))
+    cheapest: dict[int, int] = {}  # months -> the least amount that takes that long
+    for a in sorted(amounts, reverse=True):
+        cheapest[_ceil_div(total_oere, a)] = a
+    options = tuple(PlanOption(a, months) for months, a in sorted(cheapest.items(), reverse=True))
+    return PlanRange(min_monthly, max_months_at_minimum, options)
 
 
 def evaluate_plan(

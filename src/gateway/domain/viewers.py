@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from gateway.domain.cpr import Cpr
+
+PSEUDONYM_LENGTH = 32  # hex characters: 128 bits, no collision between any two people
+
+
+def citizen_pseudonym(cpr: Cpr, key: bytes) -> str:
+    """A stable name for the person behind ``cpr`` that reveals nothing of it: a keyed hash, because the space of
+    CPR numbers is small enough to hash in full, so an unkeyed digest would give the number back."""
+    return hmac.new(key, b"gateway citizen actor v1:" + cpr.value.encode(), hashlib.sha256).hexdigest()[
+        :PSEUDONYM_LENGTH
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +32,15 @@ class Anonymous:
 class CitizenViewer:
     cpr: Cpr
     subject: str
+    pseudonym: str  # citizen_pseudonym(cpr, the deployment's key)
+    name: str | None = None  # the token's name claim, if the identity broker sends one
     kind: str = "citizen"
 
     @property
     def actor_key(self) -> str:
-        # Idempotency keys and audit rows are scoped per actor without storing the CPR twice.
-        return f"citizen:{self.subject}"
+        # Idempotency keys and plan authors are scoped per person (the CPR), never per token subject: two tokens
+        # with one subject and two CPR numbers are two people. The CPR itself is not stored a second time.
+        return f"citizen:{self.pseudonym}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,12 @@ start of the transaction and its result stored in the same transaction as the wr
 leave one without the other. A unique violation (a concurrent request with the same key, or racing for the
 same claim) rolls everything back and the work is evaluated once more against the committed state. Only
 successful outcomes are stored: a refused request is evaluated afresh when retried.
+
+Keys are scoped per actor: a citizen's actor is a keyed pseudonym of their CPR (``viewers.citizen_pseudonym``),
+a caseworker's their id, so two people never share a key whatever their tokens' subjects. And a replay never
+shows an object that is not the actor's any more: the stored result carries, next to the ids it names, the
+citizen each object belonged to when it was made (``OWNERS``), and a replay whose objects now belong to someone
+else, or no longer exist (a restored or re-imported ledger), is answered as IDEMPOTENCY_KEY_REUSED.
 """
 
 from __future__ import annotations
@@ -62,6 +68,26 @@ def key_error(key: str) -> Outcome | None:
     return None
 
 
+OWNERS = "_owners"
+"""The stored result's entry that says whose each object named in it was (result key -> citizen id)."""
+
+
+async def owners(tx: LedgerTx, result: dict[str, Any]) -> dict[str, int | None]:
+    """The citizen each object a result names belongs to now (None: it does not exist)."""
+    found: dict[str, int | None] = {}
+    for name, value in result.items():
+        if name == "payment":
+            row = await tx.payment_row(int(value))
+        elif name == "plan":
+            row = await tx.plan(int(value))
+        elif name == "paymentMethod":
+            row = await tx.enrolment_row(int(value))
+        else:
+            continue  # not an object (e.g. a provider's account reference)
+        found[name] = int(row.citizen_id) if row is not None else None
+    return found
+
+
 async def _stored(tx: LedgerTx, actor: str, operation: str, key: str, digest: str) -> Outcome | None:
     """The outcome a used key stands for (a replay, or IDEMPOTENCY_KEY_REUSED), or None if it is unused."""
     record = await tx.idempotency_record(actor, key)
@@ -69,7 +95,13 @@ async def _stored(tx: LedgerTx, actor: str, operation: str, key: str, digest: st
         return None
     if record.operation != operation or record.request_hash != digest:
         return refused(UserErrorCode.IDEMPOTENCY_KEY_REUSED, *KEY_FIELD)
-    return Outcome(result=record.result)
+    result = {k: v for k, v in record.result.items() if k != OWNERS}
+    stamped = record.result.get(OWNERS)
+    # Records stored before the stamp existed have none; their citizens' actors (the token's subject) are no
+    # longer used, so only caseworkers' old records can still be replayed, and caseworkers see every citizen.
+    if stamped is not None and await owners(tx, result) != stamped:
+        return refused(UserErrorCode.IDEMPOTENCY_KEY_REUSED, *KEY_FIELD)
+    return Outcome(result=result)
 
 
 async def recorded(ledger: Ledger, actor: str, operation: str, key: str, payload: dict[str, Any]) -> Outcome | None:
@@ -103,7 +135,8 @@ async def run_idempotent(
                 outcome = await work(tx)
                 if not outcome.ok:
                     raise _Rollback(outcome)
-                await tx.store_idempotent_result(actor, key, outcome.result)
+                stamp = await owners(tx, outcome.result)
+                await tx.store_idempotent_result(actor, key, outcome.result | {OWNERS: stamp})
                 return outcome
         except _Rollback as rollback:
             return rollback.outcome

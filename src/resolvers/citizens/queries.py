@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.domain.viewers import CitizenViewer
 from resolvers.citizens.types import Citizen
 from resolvers.context import Info
 from resolvers.loaders.base import present
@@ -11,10 +12,17 @@ from resolvers.loaders.base import present
 
 @strawberry.type
 class CitizenQueries:
-    @strawberry.field(description="The signed-in citizen; null for a caseworker.")
+    @strawberry.field(
+        description="The signed-in citizen; null for a caseworker. A citizen the ledger has no record of is "
+        "shown with their CPR, the token's name (or an empty one) and nothing else; their ID is the same for all "
+        "of them and no node's."
+    )
     async def me(self, info: Info) -> Citizen | None:
         ctx = info.context
+        viewer = ctx.require_viewer()
+        if not isinstance(viewer, CitizenViewer):
+            return None
         citizen_id = await ctx.viewer_citizen_id()
         if citizen_id is None:
-            return None
+            return Citizen.without_record(viewer)
         return Citizen.from_row(present(await ctx.loaders.citizen.load(citizen_id)))

@@ -8,6 +8,7 @@ from enum import Enum
 import strawberry
 
 from adapters.ledger.queries import AccessLogRow, CitizenRow
+from gateway.domain.viewers import CitizenViewer
 from resolvers.citizens.notices import Notice, notices_for
 from resolvers.claims.prefetch import prefetch_claims
 from resolvers.claims.types import Claim, ClaimFilter
@@ -45,6 +46,10 @@ class AccessLogEntry(Node):
         )
 
 
+NO_RECORD = 0
+"""The key of the ``Citizen`` ID of a signed-in citizen the ledger has no record of."""
+
+
 @strawberry.type(description="A citizen (borger) and their debt to the municipality.")
 class Citizen(Node):
     cpr: str = strawberry.field(description="The citizen's CPR number, ten digits (R1).")
@@ -54,6 +59,19 @@ class Citizen(Node):
     @classmethod
     def from_row(cls, r: CitizenRow) -> Citizen:
         return cls(id=strawberry.ID(ids.encode("Citizen", r.id)), cpr=r.cpr, name=r.name, pk=r.id)
+
+    @classmethod
+    def without_record(cls, viewer: CitizenViewer) -> Citizen:
+        """A signed-in citizen the ledger has never had a claim for: their CPR (it is theirs to see), the name
+        their token carries or an empty one (``name`` is non-null), and no claims, plans, payments or notices.
+        ``NO_RECORD`` is no ledger row's id (rows start at 1), so the ID carries nothing of the CPR and
+        ``node`` finds nothing behind it; every relation below looks up that id and finds nothing."""
+        return cls(
+            id=strawberry.ID(ids.encode("Citizen", NO_RECORD)),
+            cpr=viewer.cpr.value,
+            name=viewer.name or "",
+            pk=NO_RECORD,
+        )
 
     @strawberry.field(description="The citizen's claims, oldest due date first (R1).")
     async def claims(

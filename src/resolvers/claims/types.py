@@ -147,14 +147,21 @@ class Claim(Node):
         return _PLAN.build(present(await info.context.loaders.plan.load(plan_id)))
 
     @strawberry.field(
-        description="The live automatic-payment enrolment covering this claim, if any.",
+        description="The live automatic-payment enrolment that draws this claim, if any: its own, or that of the "
+        "installment plan it is in.",
         graphql_type=_PAYMENT_METHOD.graphql_type | None,
     )
     async def automatic_payment(self, info: Info) -> Node | None:
-        rows = await info.context.loaders.live_enrolment_by_claim.load(self.pk)
-        if not rows:
+        loaders = info.context.loaders
+        rows = await loaders.live_enrolment_by_claim.load(self.pk)
+        if rows:
+            return _PAYMENT_METHOD.build(present(await loaders.enrolment.load(rows[0].enrolment_id)))
+        # A claim is drawn by at most one live enrolment, directly or through its plan (ENROLMENT_ALREADY_ACTIVE).
+        plan_id = await live_plan_id(info.context, self.pk)
+        if plan_id is None:
             return None
-        return _PAYMENT_METHOD.build(present(await info.context.loaders.enrolment.load(rows[0].enrolment_id)))
+        through_plan = await loaders.live_enrolment_by_plan.load(plan_id)
+        return _PAYMENT_METHOD.build(through_plan[0]) if through_plan else None
 
     @strawberry.field(description="Whether the claim can be paid now or put in a plan (R11, R14).")
     async def eligibility(self, info: Info) -> Eligibility:
