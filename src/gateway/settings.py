@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     draw_retry_days: int = Field(default=3, ge=0, le=14)
     plan_default_grace_days: int = Field(default=14, ge=0, le=90)
     worker_interval_seconds: float = Field(default=60.0, gt=0)
+    # One-off payments (docs/api.md): how the status poll treats open payments.
+    payments_poll_batch_size: int = Field(default=200, ge=1, le=5000)
+    payments_expire_created_after_seconds: float = Field(default=1800.0, ge=600.0)
+    payments_max_provider_refusals: int = Field(default=10, ge=1, le=1000)
     # Run the worker inside the gateway process too (``gateway dev`` does; production runs ``gateway worker``).
     worker_in_process: bool = False
 
