@@ -271,10 +271,17 @@ async def test_caseworker_lookup_accepts_the_hyphenated_form(api):
 async def test_every_caseworker_lookup_is_in_the_citizens_access_log(api):
     before = await api.gql(ACCESS_LOG, citizen=ANNA)
     assert before["data"]["me"]["accessLog"]["totalCount"] == 0
-    rids = [f"test-{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    for rid in rids:
-        body = await api.gql(LOOKUP, {"cpr": ANNA}, caseworker=CASEWORKER, headers={"X-Request-ID": rid})
-        assert body["data"]["citizen"]["name"] == "Anna Jensen"
+    # The access log stores the server's request id (never a client's: issue 11, defect 8).
+    rids = []
+    for _ in range(2):
+        response = await api.post(
+            LOOKUP,
+            {"cpr": ANNA},
+            token=api.token(caseworker=CASEWORKER),
+            headers={"X-Request-ID": f"test-{uuid.uuid4().hex[:12]}"},
+        )
+        rids.append(response.headers["X-Request-ID"])
+        assert response.json()["data"]["citizen"]["name"] == "Anna Jensen"
     log = (await api.gql(ACCESS_LOG, citizen=ANNA))["data"]["me"]["accessLog"]
     assert log["totalCount"] == 2
     entries = log["nodes"]
@@ -300,10 +307,15 @@ async def test_generated_request_id_is_logged_and_returned(api):
 
 
 async def test_lookup_of_an_unknown_cpr_returns_null_and_is_logged(api):
-    rid = f"unknown-{uuid.uuid4().hex[:12]}"
     unknown = "0101011234"
-    body = await api.gql(LOOKUP, {"cpr": unknown}, caseworker=CASEWORKER, headers={"X-Request-ID": rid})
-    assert body == {"data": {"citizen": None}}
+    response = await api.post(
+        LOOKUP,
+        {"cpr": unknown},
+        token=api.token(caseworker=CASEWORKER),
+        headers={"X-Request-ID": f"unknown-{uuid.uuid4().hex[:12]}"},
+    )
+    rid = response.headers["X-Request-ID"]  # the server's id is what the access log stores
+    assert response.json() == {"data": {"citizen": None}}
     async with api.services.db.read() as conn:
         rows = (await conn.execute(select(m.AccessLogEntry).where(m.AccessLogEntry.request_id == rid))).all()
     assert len(rows) == 1
@@ -318,14 +330,14 @@ async def test_lookup_of_an_unknown_cpr_returns_null_and_is_logged(api):
 
 async def test_caseworker_node_lookup_is_logged_too(api):
     anna_id = (await api.gql("{ me { id } }", citizen=ANNA))["data"]["me"]["id"]
-    rid = f"node-{uuid.uuid4().hex[:12]}"
-    body = await api.gql(
+    response = await api.post(
         "query($id: ID!) { node(id: $id) { ... on Citizen { name } } }",
         {"id": anna_id},
-        caseworker=CASEWORKER,
-        headers={"X-Request-ID": rid},
+        token=api.token(caseworker=CASEWORKER),
+        headers={"X-Request-ID": f"node-{uuid.uuid4().hex[:12]}"},
     )
-    assert body["data"]["node"]["name"] == "Anna Jensen"
+    rid = response.headers["X-Request-ID"]  # the server's id is what the access log stores
+    assert response.json()["data"]["node"]["name"] == "Anna Jensen"
     log = (await api.gql(ACCESS_LOG, citizen=ANNA))["data"]["me"]["accessLog"]["nodes"]
     assert [(e["actorId"], e["requestId"]) for e in log] == [(CASEWORKER, rid)]
 

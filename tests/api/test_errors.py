@@ -354,7 +354,9 @@ def test_production_refuses_the_development_key_and_a_missing_key(api):
 
 async def test_request_id_is_echoed_and_invalid_ones_replaced(api):
     ok = await api.post("{ contacts { paymentsOffice { phone } } }", headers={"X-Request-ID": "abc-12345678"})
-    assert ok.headers["X-Request-ID"] == "abc-12345678"
+    # A client's id is echoed separately; the request id is always the server's (issue 11, defect 8).
+    assert ok.headers["X-Client-Request-ID"] == "abc-12345678"
+    assert ok.headers["X-Request-ID"] != "abc-12345678"
     bad = await api.post("{ contacts { paymentsOffice { phone } } }", headers={"X-Request-ID": "x <script>"})
     assert bad.headers["X-Request-ID"] != "x <script>"
     assert re.fullmatch(r"[A-Za-z0-9._-]{8,64}", bad.headers["X-Request-ID"])

@@ -98,9 +98,12 @@ async def payment(api: Api, payment_id: int) -> Any:
     return await one(api, select(m.Payment).where(m.Payment.id == payment_id))
 
 
-async def statuses(api: Api) -> dict[str, int]:
+async def statuses(api: Api, ids: list[int]) -> dict[str, int]:
+    """How many of these payments are in each status (other tests' payments may share the database)."""
     async with api.services.db.read() as conn:
-        rows = await conn.execute(select(m.Payment.status, func.count()).group_by(m.Payment.status))
+        rows = await conn.execute(
+            select(m.Payment.status, func.count()).where(m.Payment.id.in_(ids)).group_by(m.Payment.status)
+        )
         return {str(status): int(n) for status, n in rows}
 
 
@@ -142,14 +145,14 @@ async def test_a_lost_webhook_is_recovered_with_1000_payments_open_and_abandoned
         await poll_round(gw)
         rounds += 1
     assert await outstanding(gw, claim_id) == before - 100  # posted once
-    assert await statuses(gw) == {"CREATED": 999, "CAPTURED": 1}
+    assert await statuses(gw, ids) == {"CREATED": 999, "CAPTURED": 1}
 
     # The provider expires checkouts nobody approved (its clock moves a day: far past its 10 minutes); the poll
     # reaches each of them within the same bound, and they end EXPIRED here too.
     await sim(payments_sim, "POST", "/admin/clock/advance", {"days": 1})
     for _ in range(bound):
         await poll_round(gw)
-    assert await statuses(gw) == {"EXPIRED": 999, "CAPTURED": 1}
+    assert await statuses(gw, ids) == {"EXPIRED": 999, "CAPTURED": 1}
     # Nothing is open any more: a round asks the provider about nothing.
     asked = (await sim(payments_sim, "GET", "/admin/stats"))["calls"].get("GET /v1/payments/{id}", 0)
     await poll_round(gw)
