@@ -42,3 +42,9 @@ audit: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# schemathesis in GraphQL mode against a real `gateway serve` with a citizen's and a caseworker's token; fails on
+# any server error. FUZZ_EXAMPLES cases per token (default 300; .ci/run runs 100), FUZZ_SEED picks the documents.
+.PHONY: fuzz
+fuzz: install
+	$(BIN)/python tools/fuzz/run.py
