@@ -28,18 +28,19 @@ from resolvers.plans.draws import Draw
 from resolvers.plans.types import InstallmentPlan
 
 MAX_NODES = 100
-STAFF_ONLY = -1  # an owner that is no citizen: only caseworkers see it (no citizen's access to log)
 
 R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class _NodeType(Generic[R]):
-    """How a node type is loaded and built, and whose it is (None: public)."""
+    """How a node type is loaded and built, whose it is (None: nobody's), and whether only caseworkers see it
+    (internal objects; a caseworker's look-up of a citizen's object is logged either way)."""
 
     loader: Callable[[Loaders], RowByKey[int, R]]
     build: Callable[[R], Node]
     owner: Callable[[R], int | None]
+    staff_only: Callable[[R], bool] = lambda _: False
 
 
 _TYPES: dict[str, _NodeType[Any]] = {
@@ -54,10 +55,13 @@ _TYPES: dict[str, _NodeType[Any]] = {
     "AccessLogEntry": _NodeType(
         lambda ld: ld.access_log_entry,
         AccessLogEntry.from_row,
-        lambda r: STAFF_ONLY if r.citizen_id is None else r.citizen_id,
+        lambda r: r.citizen_id,
+        staff_only=lambda r: r.citizen_id is None,
     ),
     "Draw": _NodeType(lambda ld: ld.draw, Draw.from_row, lambda r: r.citizen_id),
-    "CaseworkerItem": _NodeType(lambda ld: ld.caseworker_item, CaseworkerItem.from_row, lambda r: STAFF_ONLY),
+    "CaseworkerItem": _NodeType(
+        lambda ld: ld.caseworker_item, CaseworkerItem.from_row, lambda r: r.citizen_id, staff_only=lambda r: True
+    ),
 }
 
 
@@ -86,8 +90,8 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
     if found is None:
         return None, None
     owner = node_type.owner(found)
-    if owner == STAFF_ONLY:
-        return (node_type.build(found), None) if isinstance(ctx.viewer, CaseworkerViewer) else (None, None)
+    if node_type.staff_only(found) and not isinstance(ctx.viewer, CaseworkerViewer):
+        return None, None
     if owner is not None and not await ctx.can_see_citizen(owner):
         return None, None  # indistinguishable from "does not exist"
     return node_type.build(found), owner

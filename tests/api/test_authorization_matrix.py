@@ -456,12 +456,7 @@ ROWS: list[Row] = [
         expect(
             owner=FORBIDDEN,
             other=FORBIDDEN,
-            caseworker=bug(
-                LOGGED,
-                "BUG: an item's plan, claims and draw are the citizen's data, shown to a caseworker without an "
-                "access-log row unless the item's `citizen` field is selected (resolvers/caseworkers/queries.py: "
-                "caseworker_items, CaseworkerItem.installment_plan and .draw log nothing)",
-            ),
+            caseworker=LOGGED,
         ),
     ),
     Row(
@@ -472,11 +467,7 @@ ROWS: list[Row] = [
         expect(
             owner=NULL,
             other=NULL,
-            caseworker=bug(
-                LOGGED,
-                "BUG: node() of a caseworker item logs nobody (its owner is STAFF_ONLY, resolvers/node.py:60), so "
-                "its plan and claims are read without an access-log row unless `citizen` is selected",
-            ),
+            caseworker=LOGGED,
         ),
         one_id("CaseworkerItem"),
     ),

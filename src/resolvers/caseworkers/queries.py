@@ -68,9 +68,8 @@ class CaseworkerItem(Node):
             draw_pk=r.draw_id,
         )
 
-    @strawberry.field(description="The citizen it concerns (shown to a caseworker: logged).")
+    @strawberry.field(description="The citizen it concerns.")
     async def citizen(self, info: Info) -> Citizen:
-        await log_caseworker_access(info.context, [self.citizen_pk], "caseworkerItem.citizen")
         return Citizen.from_row(present(await info.context.loaders.citizen.load(self.citizen_pk)))
 
     @strawberry.field
@@ -108,6 +107,8 @@ class CaseworkerItemQueries:
             total = await q.count_open_caseworker_items(conn, kinds=wanted)
         page = rows[:limit]
         items = [CaseworkerItem.from_row(r) for r in page]
+        # The queue shows whose items they are (plans, amounts): a look-up of each citizen, logged.
+        await log_caseworker_access(ctx, [r.citizen_id for r in page], "caseworkerItems")
         edges = [Edge(cursor=ids.encode_cursor(r.id), node=item) for r, item in zip(page, items, strict=True)]
         return Connection(
             edges=edges,
