@@ -26,8 +26,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each with its own databases and simulators; `pytest` alone runs in one process.
 test: install lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 bench: install
 	$(BIN)/python -m tests.bench.run

@@ -3,15 +3,33 @@
 PostgreSQL: ``GATEWAY_TEST_POSTGRES_URL`` (default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``).
 Each test session creates its own database there and drops it afterwards. Without a reachable server the
 PostgreSQL variants skip with a message, unless ``GATEWAY_TEST_POSTGRES_REQUIRED=1`` (CI), where they fail.
+
+Fast, without one test seeing another's state:
+- The demo ledger is reseeded only when it may have changed since it was last seeded: any statement but a
+  read (SELECT, PRAGMA, ...) on a test database, from any engine in this process (a test's, an app's, a live
+  gateway's thread), marks it dirty, and so does every test that uses the database without ``api`` (it may
+  have written from a subprocess).
+- ``api``: the services (connection pools, HTTP clients) are built once per database; each test gets a new
+  app on them (so the response cache, rate limits and whatever else an app keeps are its own), their
+  Gældsstyrelsen client renewed (empty cache, closed breaker, full retry budget), the simulator without
+  faults, counters or changed states, and the SQL counter at zero. Tests that change settings build an app
+  with services of its own: ``build_api(..., **overrides)``.
+- Upstream timeouts are generous (``GENEROUS_TIMEOUT_SECONDS``), so a busy machine cannot turn a slow answer
+  into an error; ``@pytest.mark.upstream_timeout(s)`` gives a test whose subject is a Gældsstyrelsen timeout
+  an app of its own whose calls time out after ``s`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import os
+import re
+import ssl
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +37,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
-from adapters.gaeldst.simulator import create_demo_app
+from adapters.gaeldst.client import GaeldstClient, GaeldstConfig
+from adapters.gaeldst.simulator import DEMO_COLLECTION_STATES, SimulatorState, create_demo_app
 from adapters.ledger.db import Database
 from adapters.ledger.migrate import upgrade
 from adapters.ledger.seed import seed_demo
@@ -30,10 +49,28 @@ from gateway.app import Services, build_services, create_app
 from gateway.auth import issue_token
 from gateway.settings import Settings
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "upstream_timeout(seconds): the test's subject is a Gældsstyrelsen timeout; its own app gives up after that",
+    )
+
+
 PG_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PG_REQUIRED = os.environ.get("GATEWAY_TEST_POSTGRES_REQUIRED") == "1"
 
 ANNA, BO, CAMILLA, DAVID = "1507804321", "2203651122", "0311922345", "1010005678"
+
+# Upstream timeouts for tests whose subject is not a timeout: far above any answer from a loopback simulator.
+GENEROUS_TIMEOUT_SECONDS = 10.0
+
+# One SSL context for the test's own HTTP clients: loading the CA bundle costs ~15 ms per client.
+SSL_CONTEXT = ssl.create_default_context()
+
+
+def http_client(**kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(verify=SSL_CONTEXT, **kwargs)
 
 
 async def _pg_admin(url: str, sql: str) -> None:
@@ -86,6 +123,97 @@ def gaeldst_sim() -> Iterator[ThreadedServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+async def gaeldst_admin_http(gaeldst_sim: ThreadedServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(base_url=gaeldst_sim.url, timeout=GENEROUS_TIMEOUT_SECONDS) as client:
+        yield client
+
+
+async def reset_gaeldst_sim(sim: ThreadedServer, admin: httpx.AsyncClient) -> None:
+    """No faults, zeroed counters and the demo collection states (the simulator lives for the session)."""
+    (await admin.delete("/admin/faults")).raise_for_status()
+    (await admin.post("/admin/reset-stats")).raise_for_status()
+    state: SimulatorState = sim.app.state.sim
+    state.claims = dict(DEMO_COLLECTION_STATES)
+
+
+# --- the demo ledger: reseeded only when a test may have changed it --------------------------------------
+
+
+@dataclass
+class Ledger:
+    """What one test database holds: the demo seed plus a named baseline on top, or anything (dirty)."""
+
+    backend: str
+    dirty: bool = True
+    baseline: str | None = None
+    value: Any = None
+    prepared: int = 0
+    seeded: int = 0
+
+    async def prepare(
+        self, db: Database, baseline: str = "demo", setup: Callable[[], Awaitable[Any]] | None = None
+    ) -> Any:
+        """Make sure the database holds exactly the demo seed plus the writes of ``setup`` (which ``baseline``
+        names); returns a copy of what ``setup`` returned."""
+        self.prepared += 1
+        if self.dirty or self.baseline != baseline:
+            await seed_demo(db)
+            self.seeded += 1
+            self.value = await setup() if setup is not None else None
+            self.baseline, self.dirty = baseline, False
+        return copy.deepcopy(self.value)
+
+
+LEDGERS: dict[str | None, Ledger] = {}
+# Fixtures that prepare a baseline of their own on top of the demo seed (``api.ledger.prepare(...)``): the
+# ``api`` fixture leaves the seeding to them.
+BASELINE_FIXTURES = frozenset({"anna_ids"})
+# Statements that never change what a test can see. Anything else (INSERT, UPDATE, DELETE, DDL, ...) marks
+# the database dirty; an unknown statement counts as a write.
+_READ_ONLY = re.compile(r"\s*(SELECT|PRAGMA|SHOW|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|EXPLAIN)\b", re.IGNORECASE)
+
+
+def _database_key(url: Any) -> str | None:
+    return make_url(url).database
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    if not _READ_ONLY.match(statement):
+        ledger = LEDGERS.get(_database_key(conn.engine.url))
+        if ledger is not None:
+            ledger.dirty = True
+
+
+def ledger_for(database_url: str) -> Ledger:
+    """The ledger of a migrated test database (any: some tests make databases of their own)."""
+    key = _database_key(database_url)
+    if key not in LEDGERS:
+        LEDGERS[key] = Ledger(make_url(database_url).get_backend_name())
+    return LEDGERS[key]
+
+
+@pytest.fixture(autouse=True)
+def _ledger_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that uses the database other than through ``api`` may have written from a subprocess."""
+    yield
+    url = request.node.funcargs.get("migrated")
+    if url is not None and "api" not in request.fixturenames:
+        ledger_for(url).dirty = True
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for backend in sorted({ledger.backend for ledger in LEDGERS.values()}):
+        ledgers = [ledger for ledger in LEDGERS.values() if ledger.backend == backend]
+        prepared, seeded = sum(x.prepared for x in ledgers), sum(x.seeded for x in ledgers)
+        if prepared:
+            terminalreporter.write_line(f"demo ledger on {backend}: seeded {seeded} times for {prepared} tests")
+
+
+# --- the gateway app, called in-process ----------------------------------------------------------------------
+
+
 @dataclass
 class SqlCounter:
     statements: list[str] = field(default_factory=list)
@@ -108,6 +236,8 @@ class Api:
     client: httpx.AsyncClient
     sql: SqlCounter
     gaeldst: ThreadedServer
+    admin: httpx.AsyncClient  # the Gældsstyrelsen simulator's admin API
+    ledger: Ledger
 
     def token(self, *, citizen: str | None = None, caseworker: str | None = None) -> str:
         return issue_token(self.settings, citizen_cpr=citizen, caseworker_id=caseworker)
@@ -143,19 +273,20 @@ class Api:
         return body
 
     async def gaeldst_admin(self, method: str, path: str, json: Any = None) -> Any:
-        async with httpx.AsyncClient(base_url=self.gaeldst.url) as c:
-            r = await c.request(method, path, json=json)
-            r.raise_for_status()
-            return r.json() if r.content else None
+        r = await self.admin.request(method, path, json=json)
+        r.raise_for_status()
+        return r.json() if r.content else None
 
 
 def make_settings(database_url: str, gaeldst_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "gaeldst_url": gaeldst_url,
-        "gaeldst_timeout_seconds": 0.5,
+        "gaeldst_timeout_seconds": GENEROUS_TIMEOUT_SECONDS,
+        "gaeldst_connect_timeout_seconds": GENEROUS_TIMEOUT_SECONDS,
         "gaeldst_breaker_threshold": 50,
         "payments_url": "http://127.0.0.1:9",
+        "payments_timeout_seconds": GENEROUS_TIMEOUT_SECONDS,
         "log_level": "WARNING",
         "response_cache_ttl_seconds": 0,  # off, except in the tests of the cache itself
         "query_cost_in_extensions": False,  # off, except in the tests of the limits (whole bodies compared)
@@ -164,14 +295,38 @@ def make_settings(database_url: str, gaeldst_url: str, **overrides: Any) -> Sett
     return Settings(**values)
 
 
+def _test_gaeldst_config(configured: GaeldstConfig) -> GaeldstConfig:
+    """The app's configuration, except that a whole call may last as long as its attempts: the built-in 2 s
+    ceiling (not a setting) would otherwise cut a generous per-attempt timeout short."""
+    attempts = configured.timeout_seconds * (configured.max_retries + 1)
+    return dataclasses.replace(configured, total_timeout_seconds=max(configured.total_timeout_seconds, attempts))
+
+
+def _reconstruct_gaeldst_client(client: GaeldstClient, config: GaeldstConfig) -> None:
+    """Give ``client`` the state of a new one (empty cache, closed breaker, full retry budget, zero counters) and
+    ``config``. In place, by running its constructor again, because the app's use-cases hold this very object.
+    The transport is the one it would build itself, with the tests' shared SSL context."""
+    limits = httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
+    client.__init__(config, transport=httpx.AsyncHTTPTransport(verify=SSL_CONTEXT, limits=limits))  # type: ignore[misc]
+
+
+async def renew_gaeldst_client(client: GaeldstClient, config: GaeldstConfig) -> None:
+    await client.aclose()
+    _reconstruct_gaeldst_client(client, config)
+
+
+@dataclass
+class _Wired:
+    """Services built once (their connection pools and clients), with the SQL counter on their engines."""
+
+    services: Services
+    sql: SqlCounter
+    gaeldst_config: GaeldstConfig
+
+
 @contextlib.asynccontextmanager
-async def build_api(migrated: str, gaeldst_sim: ThreadedServer, **overrides: Any) -> AsyncIterator[Api]:
-    settings = make_settings(migrated, gaeldst_sim.url, **overrides)
+async def _wire(settings: Settings) -> AsyncIterator[_Wired]:
     services = build_services(settings)
-    await seed_demo(services.db)
-    async with httpx.AsyncClient(base_url=gaeldst_sim.url) as c:
-        (await c.delete("/admin/faults")).raise_for_status()
-        (await c.post("/admin/reset-stats")).raise_for_status()
     counter = SqlCounter()
 
     def _count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -179,16 +334,62 @@ async def build_api(migrated: str, gaeldst_sim: ThreadedServer, **overrides: Any
 
     for engine in services.db.engines:
         event.listen(engine.sync_engine, "before_cursor_execute", _count)
-    app = create_app(settings, services=services)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        yield Api(app, services, settings, client, counter, gaeldst_sim)
-    await services.aclose()
+    try:
+        yield _Wired(services, counter, _test_gaeldst_config(services.gaeldst.config))
+    finally:
+        await services.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _api_for_test(
+    wired: _Wired, gaeldst_sim: ThreadedServer, admin: httpx.AsyncClient, *, seed: bool = True
+) -> AsyncIterator[Api]:
+    """An app of this test's own on ``wired`` (its response cache, rate limits and whatever else an app keeps
+    are new), with the demo ledger, the Gældsstyrelsen client renewed and the simulator reset."""
+    settings = wired.services.settings
+    ledger = ledger_for(settings.database_url)
+    if seed:
+        await ledger.prepare(wired.services.db)
+    await reset_gaeldst_sim(gaeldst_sim, admin)
+    await renew_gaeldst_client(wired.services.gaeldst, wired.gaeldst_config)
+    app = create_app(settings, services=wired.services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+        wired.sql.reset()
+        yield Api(app, wired.services, settings, client, wired.sql, gaeldst_sim, admin, ledger)
+
+
+@contextlib.asynccontextmanager
+async def build_api(migrated: str, gaeldst_sim: ThreadedServer, **overrides: Any) -> AsyncIterator[Api]:
+    """An app with services of its own, with settings changed by ``overrides``."""
+    async with (
+        http_client(base_url=gaeldst_sim.url, timeout=GENEROUS_TIMEOUT_SECONDS) as admin,
+        _wire(make_settings(migrated, gaeldst_sim.url, **overrides)) as wired,
+        _api_for_test(wired, gaeldst_sim, admin) as api,
+    ):
+        yield api
+
+
+@pytest.fixture(scope="session")
+async def _shared_services(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[_Wired]:
+    async with _wire(make_settings(migrated, gaeldst_sim.url)) as wired:
+        yield wired
 
 
 @pytest.fixture
-async def api(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncIterator[Api]:
-    async with build_api(migrated, gaeldst_sim) as built:
+async def api(
+    request: pytest.FixtureRequest,
+    migrated: str,
+    gaeldst_sim: ThreadedServer,
+    gaeldst_admin_http: httpx.AsyncClient,
+    _shared_services: _Wired,
+) -> AsyncIterator[Api]:
+    timeout = request.node.get_closest_marker("upstream_timeout")
+    if timeout is not None:
+        async with build_api(migrated, gaeldst_sim, gaeldst_timeout_seconds=timeout.args[0]) as own:
+            yield own
+        return
+    seed = BASELINE_FIXTURES.isdisjoint(request.fixturenames)
+    async with _api_for_test(_shared_services, gaeldst_sim, gaeldst_admin_http, seed=seed) as built:
         yield built
 
 
@@ -240,11 +441,32 @@ class LiveGateway:
         """Stop this gateway process and start a fresh one on the same port and database."""
         self.server.stop()
         self.settings = self.settings.model_copy(update=overrides)
-        self.server = ThreadedServer(create_app(self.settings), port=self.server.port).start()
+        self.server = ThreadedServer(live_app(self.settings), port=self.server.port).start()
+
+
+def live_app(settings: Settings) -> Any:
+    """A gateway app for a server of its own, with the tests' generous Gældsstyrelsen timeouts."""
+    app = create_app(settings)
+    gaeldst: GaeldstClient = app.state.services.gaeldst
+    _reconstruct_gaeldst_client(gaeldst, _test_gaeldst_config(gaeldst.config))  # not used yet: nothing to close
+    return app
+
+
+@pytest.fixture(scope="session")
+async def _live_db(migrated: str) -> AsyncIterator[Database]:
+    db = Database(migrated)
+    yield db
+    await db.dispose()
 
 
 @pytest.fixture
-async def live(migrated: str, gaeldst_sim: ThreadedServer, payments_sim: ThreadedServer) -> AsyncIterator[LiveGateway]:
+async def live(
+    migrated: str,
+    gaeldst_sim: ThreadedServer,
+    gaeldst_admin_http: httpx.AsyncClient,
+    payments_sim: ThreadedServer,
+    _live_db: Database,
+) -> AsyncIterator[LiveGateway]:
     settings = make_settings(
         migrated,
         gaeldst_sim.url,
@@ -253,11 +475,11 @@ async def live(migrated: str, gaeldst_sim: ThreadedServer, payments_sim: Threade
         payments_poll_interval_seconds=0,  # off: state changes must arrive by webhook (one test turns it on)
         payments_poll_min_age_seconds=0.0,
     )
-    db = Database(migrated)
-    await seed_demo(db)
-    server = ThreadedServer(create_app(settings)).start()
-    async with httpx.AsyncClient(timeout=10) as client:
-        gw = LiveGateway(server, settings, db, client, payments_sim)
+    await ledger_for(migrated).prepare(_live_db)
+    await reset_gaeldst_sim(gaeldst_sim, gaeldst_admin_http)
+    server = ThreadedServer(live_app(settings)).start()
+    async with http_client(timeout=GENEROUS_TIMEOUT_SECONDS) as client:
+        gw = LiveGateway(server, settings, _live_db, client, payments_sim)
         await gw.provider("POST", "/admin/reset")
         await gw.provider(
             "POST",
@@ -274,4 +496,3 @@ async def live(migrated: str, gaeldst_sim: ThreadedServer, payments_sim: Threade
             yield gw
         finally:
             gw.server.stop()
-            await db.dispose()

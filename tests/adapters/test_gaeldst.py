@@ -103,10 +103,12 @@ class RecordingTransport(httpx.AsyncHTTPTransport):
 
 MakeClient = Callable[..., GaeldstClient]
 
-FAST: dict[str, Any] = {
-    "timeout_seconds": 0.3,
-    "connect_timeout": 0.2,
-    "total_timeout_seconds": 1.5,
+# Generous timeouts, so that a busy machine cannot turn a slow answer into a failure: the tests whose subject
+# is a timeout set short ones themselves. Short backoff, so that retries are quick.
+DEFAULTS: dict[str, Any] = {
+    "timeout_seconds": 10.0,
+    "connect_timeout": 10.0,
+    "total_timeout_seconds": 30.0,
     "backoff_base_seconds": 0.005,
     "backoff_max_seconds": 0.02,
 }
@@ -117,14 +119,18 @@ async def make_client(server: ThreadedServer, admin: Admin) -> AsyncIterator[Mak
     clients: list[GaeldstClient] = []
 
     def make(
-        transport: httpx.AsyncBaseTransport | None = None, *, own_transport: bool = False, **overrides: Any
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        own_transport: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        **overrides: Any,
     ) -> GaeldstClient:
         """A client for the simulator. By default it gets a plain HTTP transport sharing one SSL context
         (building one per client costs ~70 ms); ``own_transport=True`` lets the client build its own."""
         if transport is None and not own_transport:
             transport = httpx.AsyncHTTPTransport(verify=_SSL)
-        cfg = GaeldstConfig(base_url=server.url, **{**FAST, **overrides})
-        client = GaeldstClient(cfg, transport=transport)
+        cfg = GaeldstConfig(base_url=server.url, **{**DEFAULTS, **overrides})
+        client = GaeldstClient(cfg, transport=transport, clock=clock)
         clients.append(client)
         return client
 
@@ -214,7 +220,8 @@ async def test_cache_hit_makes_no_call_and_only_missing_references_are_fetched(
 
 
 async def test_cache_entries_expire_after_ttl(make_client: MakeClient, admin: Admin) -> None:
-    client = make_client(cache_ttl_seconds=0.15)
+    now = [time.monotonic()]  # the client's clock, moved by hand instead of sleeping
+    client = make_client(cache_ttl_seconds=0.15, clock=lambda: now[0])
     assert (await client.fetch_states([UNKNOWN]))[UNKNOWN].state is CollectionState.NOT_RECEIVED
     put = await admin.http.put(
         f"/admin/claims/{UNKNOWN}", json={"state": "RECEIVED", "since": "2025-09-01", "returnReason": None}
@@ -222,7 +229,7 @@ async def test_cache_entries_expire_after_ttl(make_client: MakeClient, admin: Ad
     assert put.status_code == 200
 
     assert (await client.fetch_states([UNKNOWN]))[UNKNOWN].state is CollectionState.NOT_RECEIVED  # cached
-    await asyncio.sleep(0.2)
+    now[0] += 0.2
     fresh = (await client.fetch_states([UNKNOWN]))[UNKNOWN]
     assert fresh == ClaimCollection(UNKNOWN, CollectionState.RECEIVED, datetime.date(2025, 9, 1), None)
     assert await admin.calls() == 2
@@ -241,7 +248,7 @@ async def test_failures_are_not_cached(make_client: MakeClient, admin: Admin) ->
 
 
 async def test_latency_within_timeout_succeeds(make_client: MakeClient, admin: Admin) -> None:
-    client = make_client(timeout_seconds=0.6)
+    client = make_client(timeout_seconds=5.0)  # far above the latency, however busy the machine
     await admin.fault("latency", latency_ms=150)
     started = time.monotonic()
     got = await client.fetch_states([RETURNED])
@@ -404,7 +411,7 @@ async def test_breaker_counts_consecutive_failures_only(make_client: MakeClient,
 
 
 async def test_half_open_lets_a_single_probe_through(make_client: MakeClient, admin: Admin) -> None:
-    client = make_client(max_retries=0, breaker_threshold=1, breaker_ttl_seconds=0.1, timeout_seconds=0.6)
+    client = make_client(max_retries=0, breaker_threshold=1, breaker_ttl_seconds=0.1, timeout_seconds=5.0)
     await admin.fault("error500")
     await unavailable(client.fetch_states([RETURNED]))
     await admin.fault("latency", latency_ms=200)
@@ -455,7 +462,7 @@ def test_retry_budget_is_a_ratio_of_calls_in_a_sliding_window() -> None:
 
 
 def _mock_client(handler: Callable[[httpx.Request], httpx.Response], **overrides: Any) -> GaeldstClient:
-    cfg = GaeldstConfig(base_url="http://gaeldst.test", **{**FAST, "max_retries": 0, **overrides})
+    cfg = GaeldstConfig(base_url="http://gaeldst.test", **{**DEFAULTS, "max_retries": 0, **overrides})
     return GaeldstClient(cfg, transport=httpx.MockTransport(handler))
 
 

@@ -146,6 +146,15 @@ async def wait_for_events(recv: Receiver, object_id: str, count: int, timeout: f
         await asyncio.sleep(0.02)
 
 
+async def webhooks_settled(admin: httpx.AsyncClient, timeout: float = 5.0) -> None:
+    """Wait until no webhook is on its way (each one delivered, failed, dropped or held): then the receiver has
+    all it will ever get for what happened so far."""
+    deadline = time.monotonic() + timeout
+    while any(r["status"] == "queued" for r in (await admin.get("/admin/webhooks")).json()):
+        assert time.monotonic() < deadline, "webhooks still queued"
+        await asyncio.sleep(0.01)
+
+
 async def new_payment(
     client: PaymentsClient, return_url: str, key: str, amount: int = 123450, method: Any = "CARD"
 ) -> Any:
@@ -243,13 +252,15 @@ async def test_partial_capture_overcapture_and_cancel(
     assert err.value.code == "INVALID_STATE"
 
 
-async def test_cancel_created_payment_terminates_it(client: PaymentsClient, recv: Receiver, return_url: str) -> None:
+async def test_cancel_created_payment_terminates_it(
+    client: PaymentsClient, admin: httpx.AsyncClient, recv: Receiver, return_url: str
+) -> None:
     payment = await new_payment(client, return_url, "pay-cancel-1")
     cancelled = await client.cancel_payment(payment.id, idempotency_key="cancel-1")
     assert cancelled.state == "TERMINATED"
     assert (await client.cancel_payment(payment.id, idempotency_key="cancel-2")).state == "TERMINATED"
     events = await wait_for_events(recv, payment.id, 1)
-    await asyncio.sleep(0.1)
+    await webhooks_settled(admin)
     assert [e.type for e in recv.events(payment.id)] == ["payment.terminated"] == [e.type for e in events]
 
 
@@ -322,7 +333,7 @@ async def test_capture_replay_captures_once(
     two = await client.capture_payment(payment.id, amount_oere=20000, idempotency_key="cap-once")
     assert one == two and two.captured_oere == 20000
     await wait_for_events(recv, payment.id, 2)
-    await asyncio.sleep(0.1)
+    await webhooks_settled(admin)
     assert [e.type for e in recv.events(payment.id)] == ["payment.authorized", "payment.captured"]
 
 
@@ -420,7 +431,7 @@ async def test_mobilepay_agreement_confirmed_then_stopped_forever(
     assert (await client.get_agreement(agreement.id)).state == "STOPPED"
 
     events = await wait_for_events(recv, agreement.id, 2)
-    await asyncio.sleep(0.1)
+    await webhooks_settled(admin)
     assert [(e.type, e.sequence) for e in recv.events(agreement.id)] == [
         ("agreement.activated", 2),
         ("agreement.stopped", 3),
@@ -506,7 +517,7 @@ async def test_dropped_webhooks_are_caught_up_by_polling_and_redelivery(
     await admin.post("/admin/config", json={"dropWebhooks": True})
     payment = await new_payment(client, return_url, "drop-1")
     await admin.post(f"/admin/payments/{payment.id}/approve")
-    await asyncio.sleep(0.3)
+    await webhooks_settled(admin)
     assert recv.events(payment.id) == []
     assert (await client.get_payment(payment.id)).state == "AUTHORIZED"  # the poll catches up
 
@@ -527,7 +538,7 @@ async def test_duplicate_webhooks_carry_the_same_event_id(
     await admin.post(f"/admin/payments/{payment.id}/approve")
     events = await wait_for_events(recv, payment.id, 2)
     assert len(events) == 2 and events[0] == events[1]
-    await asyncio.sleep(0.05)  # the simulator records the answer just after the receiver has it
+    await webhooks_settled(admin)  # the simulator records the answer just after the receiver has it
     assert (await admin.get("/admin/stats")).json()["webhooks"]["sent"] == 2
 
 
@@ -538,7 +549,7 @@ async def test_reverse_order_delivers_newest_first(
     payment = await new_payment(client, return_url, "rev-1")
     await admin.post(f"/admin/payments/{payment.id}/approve")
     await client.capture_payment(payment.id, amount_oere=123450, idempotency_key="rev-cap-1")
-    await asyncio.sleep(0.2)
+    await webhooks_settled(admin)
     assert recv.events(payment.id) == []
     assert (await admin.post("/admin/webhooks/flush")).json() == {"flushed": 2}
     events = await wait_for_events(recv, payment.id, 2)
@@ -552,7 +563,7 @@ async def test_failed_deliveries_are_retried(
     payment = await new_payment(client, return_url, "retry-1")
     await admin.post(f"/admin/payments/{payment.id}/approve")
     assert len(await wait_for_events(recv, payment.id, 1)) == 1
-    await asyncio.sleep(0.05)
+    await webhooks_settled(admin)
     (record,) = (await admin.get("/admin/webhooks")).json()
     assert record["status"] == "delivered"
     assert [a["responseStatus"] for a in record["attempts"]] == [500, 500, 200]

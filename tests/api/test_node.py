@@ -157,9 +157,15 @@ ROUND_TRIP_TYPES = [
 
 @pytest.fixture
 async def anna_ids(api):
-    await add_plan_enrolment_payment(api, ANNA)
-    await api.gql('{ citizen(cpr: "1507804321") { id } }', caseworker=CASEWORKER)  # one access-log row
-    return await all_ids(api, ANNA)
+    """Anna's IDs, with a plan, an enrolment, a payment and one access-log row; set up once for the tests in
+    a row that only read them (tests/conftest.py, BASELINE_FIXTURES)."""
+
+    async def setup():
+        await add_plan_enrolment_payment(api, ANNA)
+        await api.gql('{ citizen(cpr: "1507804321") { id } }', caseworker=CASEWORKER)  # one access-log row
+        return await all_ids(api, ANNA)
+
+    return await api.ledger.prepare(api.services.db, "anna_ids", setup)
 
 
 @pytest.mark.parametrize("type_name", ROUND_TRIP_TYPES)

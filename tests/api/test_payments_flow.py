@@ -47,8 +47,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 8.0)
     while time.monotonic() < deadline:
         if await check():
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+async def webhooks_settled(live: LiveGateway) -> None:
+    """Wait until the provider has no webhook on its way (each one delivered, failed, dropped or held)."""
+
+    async def settled() -> bool:
+        return all(d["status"] != "queued" for d in await live.provider("GET", "/admin/webhooks"))
+
+    await eventually(settled)
 
 
 async def click(client: httpx.AsyncClient, page_url: str, label: str) -> httpx.Response:
@@ -313,7 +322,7 @@ async def test_webhooks_redelivered_out_of_order_or_lost_never_double_post(live:
     # Redeliver every event once more, by hand, too.
     for delivery in await live.provider("GET", "/admin/webhooks"):
         await live.provider("POST", "/admin/webhooks/redeliver", {"eventId": delivery["eventId"]})
-    await asyncio.sleep(0.5)
+    await webhooks_settled(live)
     after = await claims_of(live, ANNA)
     assert after["RK-DAG-2025-0412"]["outstanding"]["amountOere"] == 0  # paid once, not twice (never negative)
     lines = [ln for ln in after["RK-DAG-2025-0412"]["statement"]["lines"] if ln["kind"] == "PAYMENT"]
