@@ -12,8 +12,9 @@ Fast, without one test seeing another's state:
 - ``api``: the services (connection pools, HTTP clients) are built once per database; each test gets a new
   app on them (so the response cache, rate limits and whatever else an app keeps are its own), their
   Gældsstyrelsen client renewed (empty cache, closed breaker, full retry budget), the simulator without
-  faults, counters or changed states, and the SQL counter at zero. Tests that change settings build an app
-  with services of its own: ``build_api(..., **overrides)``.
+  faults, counters or changed states, and the SQL counter at zero. A test that rebinds anything in the shared
+  services fails (and they are put back). Tests that change settings or services build an app with services
+  of their own: ``build_api(..., **overrides)``.
 - Upstream timeouts are generous (``GENEROUS_TIMEOUT_SECONDS``), so a busy machine cannot turn a slow answer
   into an error; ``@pytest.mark.upstream_timeout(s)`` gives a test whose subject is a Gældsstyrelsen timeout
   an app of its own whose calls time out after ``s`` seconds.
@@ -375,6 +376,32 @@ async def _shared_services(migrated: str, gaeldst_sim: ThreadedServer) -> AsyncI
         yield wired
 
 
+def _wiring(services: Services) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """Each service and its attributes (the Gældsstyrelsen client's state is renewed for every test anyway)."""
+    return {
+        f.name: (value, {} if f.name == "gaeldst" else dict(getattr(value, "__dict__", {})))
+        for f in dataclasses.fields(services)
+        for value in [getattr(services, f.name)]
+    }
+
+
+def _rewire(services: Services, before: dict[str, tuple[Any, dict[str, Any]]]) -> list[str]:
+    """Put back whatever a test rebound in the shared services; returns the names of the services it changed."""
+    changed = []
+    for name, (value, attrs) in before.items():
+        now = getattr(services, name)
+        current = {} if name == "gaeldst" else getattr(now, "__dict__", {})
+        if now is not value:
+            setattr(services, name, value)
+        elif current.keys() != attrs.keys() or any(current[key] is not old for key, old in attrs.items()):
+            current.clear()
+            current.update(attrs)
+        else:
+            continue
+        changed.append(name)
+    return changed
+
+
 @pytest.fixture
 async def api(
     request: pytest.FixtureRequest,
@@ -389,8 +416,11 @@ async def api(
             yield own
         return
     seed = BASELINE_FIXTURES.isdisjoint(request.fixturenames)
+    before = _wiring(_shared_services.services)
     async with _api_for_test(_shared_services, gaeldst_sim, gaeldst_admin_http, seed=seed) as built:
         yield built
+    if changed := _rewire(_shared_services.services, before):
+        pytest.fail(f"the test changed the shared services ({', '.join(changed)}): give it its own with build_api")
 
 
 # --- a gateway served over real HTTP, for the payment provider's webhooks -------------------------------------
