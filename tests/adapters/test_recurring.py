@@ -34,7 +34,7 @@ from adapters.payments import (
 from adapters.payments.simulator import SimulatorState, create_simulator_app
 from adapters.simserver import ThreadedServer
 from gateway.domain.clock import today as real_today
-from tests.adapters.test_payments import FORM_ACTION_RE, SECRET, Receiver, wait_for_events
+from tests.adapters.test_payments import FORM_ACTION_RE, SECRET, Receiver, wait_for_events, webhooks_settled
 
 START = date(2040, 3, 1)  # a Thursday, well ahead of the real date (the clock only moves forward)
 DAY = timedelta(days=1)
@@ -175,7 +175,7 @@ async def test_charge_is_drawn_on_its_due_date_and_reported(
     assert await client.list_charges(agreement.id) == [charged]
 
     await advance(admin, 30)  # nothing is drawn twice
-    await asyncio.sleep(0.1)
+    await webhooks_settled(admin)
     assert len(recv.events(charge.id)) == 3
     assert (await client.get_charge(charge.id)).version == 3
 
@@ -459,7 +459,7 @@ async def test_cancel_before_due(client: PaymentsClient, admin: httpx.AsyncClien
     assert await client.cancel_charge(charge.id, idempotency_key="cancel-c2") == cancelled  # no-op
     await advance(admin, 5)
     assert await client.get_charge(charge.id) == cancelled
-    await asyncio.sleep(0.1)
+    await webhooks_settled(admin)
     assert await charge_events(recv, charge.id, 2) == [
         ("charge.pending", "PENDING", 1),
         ("charge.cancelled", "CANCELLED", 2),
@@ -653,7 +653,7 @@ async def test_lost_charge_webhooks_are_caught_up_by_polling(
     await admin.post("/admin/config", json={"dropWebhooks": True})
     charge = await new_charge(client, agreement.id, "lost-1")
     await advance(admin)
-    await asyncio.sleep(0.2)
+    await webhooks_settled(admin)
     assert recv.events(charge.id) == []
     assert (await client.get_charge(charge.id)).state == "CHARGED"
     log = [r for r in (await admin.get("/admin/webhooks")).json() if r["objectId"] == charge.id]
