@@ -26,6 +26,7 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
     from adapters.simserver import ThreadedServer
     from gateway.app import create_app
     from gateway.auth import issue_token
+    from gateway.http_edge import server_options
     from gateway.ledger_admin import migrate_ledger, seed_ledger
 
     if not settings.is_development:
@@ -84,7 +85,9 @@ Ctrl+C stops everything.
                 update={"graphiql_demo_token": citizen, "worker_in_process": True, "worker_interval_seconds": 30.0}
             )
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        # The same server options as `gateway serve` (timeouts, header size, concurrency), quieter.
+        options = server_options(settings) | {"log_level": "warning"}
+        uvicorn.run(app, host=settings.host, port=settings.port, **options)
     finally:
         payments.stop()
         gaeldst.stop()

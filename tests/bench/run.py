@@ -251,6 +251,8 @@ async def run() -> dict[str, Any]:
         "GATEWAY_GAELDST_BREAKER_TTL_SECONDS": "600",
         "GATEWAY_GAELDST_CACHE_TTL_SECONDS": "0",
         "GATEWAY_RESPONSE_CACHE_TTL_SECONDS": "0",
+        # One citizen's load on purpose: the per-subject rate limit would measure 429s.
+        "GATEWAY_RATE_LIMIT_ENABLED": "false",
     }
     server: subprocess.Popen[bytes] | None = None
     try:
