@@ -332,7 +332,7 @@ def render(r: dict[str, Any]) -> str:
 Written by `make bench` ({datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, Python {platform.python_version()},
 {os.cpu_count()} cores). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
 department, outstanding sum and 10 statement lines (~{r["fields"]} GraphQL fields, {r["response_bytes"]:,} bytes of
-JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process (uvloop, httptools).
+JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process (uvloop, h11 with the read deadline), rate limits off.
 The first rows are timed by a Python client (httpx) that shares the 2 cores; the wrk rows, when wrk is installed,
 use the load generator of performance.md and are the ones to compare with its figures.
 
