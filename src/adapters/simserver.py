@@ -14,8 +14,14 @@ import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
+
+
+def port_of(url: str) -> int:
+    """The port a URL names (80 when it names none): where to serve a simulator the settings point at."""
+    return urlsplit(url).port or 80
 
 
 class ThreadedServer:

@@ -12,18 +12,12 @@ DEMO_CITIZEN = "1507804321"
 DEMO_CASEWORKER = "cw-1001"
 
 
-def _port_of(url: str) -> int:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).port or 80
-
-
 def run_dev(settings: Settings, *, reseed: bool = True) -> int:
     import uvicorn
 
     from adapters.gaeldst.simulator import create_demo_app
     from adapters.payments.simulator import create_simulator_app as create_payments_app
-    from adapters.simserver import ThreadedServer
+    from adapters.simserver import ThreadedServer, port_of
     from gateway.app import create_app
     from gateway.auth import issue_token
     from gateway.http_edge import server_options
@@ -37,7 +31,7 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
         asyncio.run(seed_ledger(settings, None))
 
     try:
-        gaeldst = ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start()
+        gaeldst = ThreadedServer(create_demo_app(), port=port_of(settings.gaeldst_url)).start()
     except OSError as exc:
         print(f"cannot start the Gældsstyrelsen simulator on {settings.gaeldst_url}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -47,7 +41,7 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
             webhook_secret=settings.payments_webhook_secret.get_secret_value().encode(),
             public_url=settings.payments_url,
         ),
-        port=_port_of(settings.payments_url),
+        port=port_of(settings.payments_url),
     )
     try:
         payments.start()

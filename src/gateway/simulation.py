@@ -12,7 +12,6 @@ import calendar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -25,7 +24,7 @@ from adapters.ledger.queries import (
     plans_by_citizen_ids,
 )
 from adapters.payments.simulator import create_simulator_app
-from adapters.simserver import ThreadedServer
+from adapters.simserver import ThreadedServer, port_of
 from gateway.domain import clock
 from gateway.domain.money import to_decimal_string
 from gateway.domain.plans import MIN_MONTHLY_OERE
@@ -276,9 +275,9 @@ async def simulate(settings: Settings, months: int, *, fail_month: int | None = 
         if not await _reachable(payments_admin, "/admin/clock"):
             # No webhooks: the simulation learns every outcome by asking (the worker's status poll).
             app = create_simulator_app(webhook_secret=settings.payments_webhook_secret.get_secret_value().encode())
-            started.append(ThreadedServer(app, port=_port_of(settings.payments_url)).start())
+            started.append(ThreadedServer(app, port=port_of(settings.payments_url)).start())
         if not await _reachable(gaeldst_admin, "/admin/faults"):
-            started.append(ThreadedServer(create_demo_app(), port=_port_of(settings.gaeldst_url)).start())
+            started.append(ThreadedServer(create_demo_app(), port=port_of(settings.gaeldst_url)).start())
         services = build_services(settings)
         try:
             said = await create_demo_plans(services, payments_admin)
@@ -292,7 +291,3 @@ async def simulate(settings: Settings, months: int, *, fail_month: int | None = 
                 server.stop()
     notes = "".join(f"{line}\n" for line in said)
     return f"{notes}\n{table(rows)}\n\nThe ledger now holds these months; the clock is back to today.\n"
-
-
-def _port_of(url: str) -> int:
-    return urlsplit(url).port or 80

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, String, and_, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Row, String, and_, cast, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger import queries
 from adapters.ledger.upsert import insert_once
 from adapters.ledger.versions import bump
 from gateway.domain.plans import ScheduledInstallment
@@ -95,9 +96,9 @@ class DrawStatements:
         stmt = select(_draws.c.installment_id).where(_draws.c.plan_id == plan_id, _draws.c.installment_id.is_not(None))
         return {int(r.installment_id) for r in await self.conn.execute(stmt)}
 
-    async def plan_installments(self, plan_id: int) -> list[Row[Any]]:
-        stmt = select(_installments).where(_installments.c.plan_id == plan_id).order_by(_installments.c.number)
-        return list(await self.conn.execute(stmt))
+    async def plan_installments(self, plan_id: int) -> list[Any]:
+        """A plan's installments, by number (the read path's query, for one plan)."""
+        return list(await queries.installments_by_plan_ids(self.conn, [plan_id]))
 
     async def plan_live_claim_ids(self, plan_id: int) -> list[int]:
         stmt = select(_plan_claims.c.claim_id).where(
@@ -106,21 +107,9 @@ class DrawStatements:
         return [r.claim_id for r in await self.conn.execute(stmt)]
 
     async def paid_into_plan(self, plan_id: int) -> int:
-        """What was paid on the plan's claims since the plan was made (payments are negative entries)."""
-        stmt = (
-            select(cast(func.coalesce(-func.sum(_entries.c.amount_oere), 0), BigInteger))
-            .select_from(
-                _plan_claims.join(_plans, _plans.c.id == _plan_claims.c.plan_id).join(
-                    _entries, _entries.c.claim_id == _plan_claims.c.claim_id
-                )
-            )
-            .where(
-                _plan_claims.c.plan_id == plan_id,
-                _entries.c.kind == "PAYMENT",
-                _entries.c.created_at >= _plans.c.created_at,
-            )
-        )
-        return int((await self.conn.execute(stmt)).scalar_one())
+        """What was paid on the plan's claims since the plan was made (the read path's query, for one plan)."""
+        rows = await queries.paid_into_plans(self.conn, [plan_id])
+        return rows[0].paid_oere if rows else 0
 
     async def live_plans(self, *, statuses: Sequence[str] = ("ACTIVE",)) -> list[Row[Any]]:
         stmt = select(_plans).where(_plans.c.status.in_(list(statuses))).order_by(_plans.c.id)

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Row, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger import queries
 from adapters.ledger.upsert import insert_once
 from adapters.ledger.versions import bump
 
@@ -371,6 +372,6 @@ class PaymentStatements:
     async def enrolment_row(self, enrolment_id: int) -> Row[Any] | None:
         return (await self.conn.execute(select(_enrolments).where(_enrolments.c.id == enrolment_id))).first()
 
-    async def live_enrolments_of_plan(self, plan_id: int) -> list[Row[Any]]:
-        """The plan's live enrolment (at most one), with its provider reference."""
-        return list(await self.conn.execute(select(_enrolments).where(_enrolments.c.live_plan_id == plan_id)))
+    async def live_enrolments_of_plan(self, plan_id: int) -> list[Any]:
+        """The plan's live enrolment (at most one), with its provider reference (the read path's query)."""
+        return list(await queries.live_enrolments_by_plan_ids(self.conn, [plan_id]))

@@ -53,6 +53,7 @@ class Installment(Node):
         description="AUTOMATIC when an ACTIVE enrolment covers the plan; otherwise an invoice in Digital Post (R10)."
     )
     draw: Draw | None = strawberry.field(description="How it is (being) collected, once that has started.")
+    pk: strawberry.Private[int] = 0
 
 
 @strawberry.type(description="An installment plan (afdragsordning).")
@@ -133,11 +134,9 @@ class InstallmentPlan(Node):
     @strawberry.field(description="The next collection to look for on the account (or invoice), if any (R6, R10).")
     async def next_draw(self, info: Info) -> Draw | None:
         # An invoice the citizen has paid already is nothing to look for any more.
-        paid = {i.id for i in await self.load_installments(info) if i.status is InstallmentStatus.PAID}
+        paid = {i.pk for i in await self.load_installments(info) if i.status is InstallmentStatus.PAID}
         rows = await info.context.loaders.draws_by_plan.load(self.pk)
-        return next_draw(
-            [r for r in rows if r.installment_id is None or _installment_id(r.installment_id) not in paid], today()
-        )
+        return next_draw([r for r in rows if r.installment_id not in paid], today())
 
     async def load_installments(self, info: Info) -> list[Installment]:
         loaders = info.context.loaders
@@ -164,13 +163,10 @@ class InstallmentPlan(Node):
                 ),
                 channel=_channel(draws[r.id].channel) if r.id in draws else channel,
                 draw=Draw.from_row(draws[r.id]) if r.id in draws else None,
+                pk=r.id,
             )
             for r, p in zip(rows, paid, strict=True)
         ]
-
-
-def _installment_id(pk: int) -> str:
-    return ids.encode("Installment", pk)
 
 
 def _channel(draw_channel: str) -> InstallmentChannel:
