@@ -25,13 +25,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -54,7 +50,10 @@ from adapters.payments.simulator import create_simulator_app
 from adapters.simserver import ThreadedServer
 from gateway.domain.cpr import redact
 
-GATEWAY = Path(sys.executable).with_name("gateway")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/: the gateway the tools serve
+from served_gateway import GATEWAY, free_port, served_gateway
+from served_gateway import fail as shared_fail
+
 WEBHOOK_SECRET = "fuzz-webhook-secret"
 # Not a deadline on the API's speed: a request that has not been answered in this long is taken as a hang.
 HANG_SECONDS = 60.0
@@ -71,8 +70,7 @@ KNOWN_STRINGS = [
 
 
 def fail(message: str) -> NoReturn:
-    print(f"make fuzz: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    shared_fail("make fuzz", message)
 
 
 def env_int(name: str, default: int, minimum: int) -> int:
@@ -86,27 +84,6 @@ def env_int(name: str, default: int, minimum: int) -> int:
     if value < minimum:
         fail(f"{name} must be at least {minimum}")
     return value
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            fail(f"gateway serve exited with status {server.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310 - loopback URL
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    fail(f"gateway serve did not answer {url}/healthz within {timeout:.0f} s")
 
 
 # --- what counts as a server error ------------------------------------------------------------------------
@@ -165,37 +142,17 @@ class Tally:
 
 @contextmanager
 def gateway_server(tmp: str, port: int, gaeldst_url: str, payments_url: str) -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    url = f"http://127.0.0.1:{port}"
-    env.update(
-        GATEWAY_ENVIRONMENT="development",
-        GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/ledger.sqlite3",
-        GATEWAY_PUBLIC_URL=url,
-        GATEWAY_LOG_LEVEL="WARNING",
-        GATEWAY_GRAPHIQL="false",
-        GATEWAY_GAELDST_URL=gaeldst_url,
-        GATEWAY_PAYMENTS_URL=payments_url,
-        GATEWAY_PAYMENTS_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS="0",
+    settings = {
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_GAELDST_URL": gaeldst_url,
+        "GATEWAY_PAYMENTS_URL": payments_url,
+        "GATEWAY_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         # Every generated document must reach the schema; the limiter has its own tests (test_http_edge.py).
-        GATEWAY_RATE_LIMIT_ENABLED="false",
-        GATEWAY_RESPONSE_CACHE_TTL_SECONDS="0",
-    )
-    for step in ("migrate", "seed"):
-        subprocess.run([str(GATEWAY), step], cwd=tmp, env=env, check=True)  # noqa: S603 - fixed arguments
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=tmp, env=env
-    )
-    try:
-        wait_until_healthy(url, server)
+        "GATEWAY_RATE_LIMIT_ENABLED": "false",
+        "GATEWAY_RESPONSE_CACHE_TTL_SECONDS": "0",
+    }
+    with served_gateway("make fuzz", tmp, port, settings, stop_timeout=30) as env:
         yield env
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def token(env: dict[str, str], *who: str) -> str:
