@@ -240,8 +240,9 @@ class Api:
     admin: httpx.AsyncClient  # the Gældsstyrelsen simulator's admin API
     ledger: Ledger
 
-    def token(self, *, citizen: str | None = None, caseworker: str | None = None) -> str:
-        return issue_token(self.settings, citizen_cpr=citizen, caseworker_id=caseworker)
+    def token(self, *, citizen: str | None = None, caseworker: str | None = None, read_only: bool = False) -> str:
+        """A citizen's or a caseworker's token; ``read_only``: the caseworker's read-only role (no acting)."""
+        return issue_token(self.settings, citizen_cpr=citizen, caseworker_id=caseworker, read_only=read_only)
 
     async def post(
         self,

@@ -19,7 +19,14 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 
 from gateway.domain.cpr import Cpr, InvalidCpr
-from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer, citizen_pseudonym
+from gateway.domain.viewers import (
+    Anonymous,
+    CaseworkerPermission,
+    CaseworkerViewer,
+    CitizenViewer,
+    Viewer,
+    citizen_pseudonym,
+)
 from gateway.settings import Settings
 
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
@@ -44,6 +51,19 @@ def pseudonym_key(settings: Settings) -> bytes:
     if settings.signing_secret is not None:
         return settings.signing_secret.encode()
     raise RuntimeError("GATEWAY_IDENTITY_PSEUDONYM_KEY is required when tokens are not verified with an HS256 key")
+
+
+def caseworker_permissions(settings: Settings, roles: list[Any]) -> frozenset[CaseworkerPermission]:
+    """What a token's roles allow a caseworker (exact matches, never a substring; other roles add nothing). The
+    acting role includes reading: acting on a citizen's behalf means looking at what one acts on. The plain
+    caseworker role is the acting one (tokens from before the split). No known role: not a caseworker."""
+    granted: set[CaseworkerPermission] = set()
+    for role in roles:
+        if role in (settings.auth_caseworker_role, settings.auth_caseworker_act_role):
+            granted |= {CaseworkerPermission.READ, CaseworkerPermission.ACT}
+        elif role == settings.auth_caseworker_read_role:
+            granted.add(CaseworkerPermission.READ)
+    return frozenset(granted)
 
 
 def _has_audience(claims: dict[str, Any], audience: str) -> bool:
@@ -132,7 +152,8 @@ class TokenVerifier:
         s = self.settings
         raw_roles = claims.get("roles", claims.get("role", []))
         roles = [raw_roles] if isinstance(raw_roles, str) else raw_roles if isinstance(raw_roles, list) else []
-        is_caseworker = any(role == s.auth_caseworker_role for role in roles)  # exact match, never a substring
+        permissions = caseworker_permissions(s, roles)
+        is_caseworker = bool(permissions)
         cpr = claims.get(s.auth_cpr_claim)
         if is_caseworker and cpr is not None:
             raise AuthError("token carries both a CPR and a caseworker role")
@@ -141,7 +162,9 @@ class TokenVerifier:
         name = claims.get("name")
         name = name.strip()[:MAX_NAME_LENGTH] if isinstance(name, str) and name.strip() else None
         if is_caseworker:
-            return CaseworkerViewer(caseworker_id=str(claims["sub"]), name=name)
+            unit = claims.get(s.auth_unit_claim)
+            unit = unit.strip()[:MAX_NAME_LENGTH] if isinstance(unit, str) and unit.strip() else None
+            return CaseworkerViewer(caseworker_id=str(claims["sub"]), name=name, permissions=permissions, unit=unit)
         if not isinstance(cpr, str):
             raise AuthError("token has neither a CPR nor a caseworker role")
         try:
@@ -159,9 +182,12 @@ def issue_token(
     caseworker_id: str | None = None,
     name: str | None = None,
     ttl_seconds: int | None = None,
+    read_only: bool = False,
+    unit: str | None = None,
 ) -> str:
     """Sign a development token with the local HS256 key (``gateway token``; tests). Caseworkers' tokens are for
-    the staff issuer and audience when those are configured."""
+    the staff issuer and audience when those are configured; ``read_only`` gives the read-only role instead of the
+    acting one (dashboards)."""
     secret = settings.signing_secret
     if secret is None:
         raise RuntimeError("tokens can only be issued with a local signing key (GATEWAY_AUTH_SECRET)")
@@ -174,9 +200,12 @@ def issue_token(
         issuer, audience = staff
     claims: dict[str, Any] = {"iss": issuer, "aud": audience, "iat": now, "exp": now + ttl}
     if caseworker_id is not None:
-        claims |= {"sub": caseworker_id, "role": settings.auth_caseworker_role}
+        role = settings.auth_caseworker_read_role if read_only else settings.auth_caseworker_role
+        claims |= {"sub": caseworker_id, "role": role}
         if name:
             claims["name"] = name
+        if unit:
+            claims[settings.auth_unit_claim] = unit
     elif citizen_cpr is not None:
         cpr = Cpr(citizen_cpr)
         # The subject is an opaque pseudonym, as an identity broker would issue: never the CPR itself.

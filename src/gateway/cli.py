@@ -62,7 +62,14 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        token = issue_token(settings, citizen_cpr=args.citizen, caseworker_id=args.caseworker, ttl_seconds=args.ttl)
+        token = issue_token(
+            settings,
+            citizen_cpr=args.citizen,
+            caseworker_id=args.caseworker,
+            ttl_seconds=args.ttl,
+            read_only=args.read_only,
+            unit=args.unit,
+        )
     except InvalidCpr:
         print("invalid CPR number", file=sys.stderr)
         return 2
@@ -150,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--citizen", metavar="CPR")
     who.add_argument("--caseworker", metavar="ID")
     p.add_argument("--ttl", type=int, help="lifetime in seconds")
+    p.add_argument("--read-only", action="store_true", help="caseworker: the read-only role (no acting)")
+    p.add_argument("--unit", help="caseworker: the unit claim (shown in citizens' access logs)")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("export-schema", help="print or write the GraphQL SDL")

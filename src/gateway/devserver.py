@@ -51,7 +51,12 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
         return 1
 
     citizen = issue_token(settings, citizen_cpr=DEMO_CITIZEN)
-    caseworker = issue_token(settings, caseworker_id=DEMO_CASEWORKER, name="Demo Sagsbehandler")
+    caseworker = issue_token(
+        settings, caseworker_id=DEMO_CASEWORKER, name="Demo Sagsbehandler", unit="Betalingskontoret"
+    )
+    reader = issue_token(
+        settings, caseworker_id=DEMO_CASEWORKER, name="Demo Sagsbehandler", unit="Betalingskontoret", read_only=True
+    )
     base = f"http://{settings.host}:{settings.port}"
     print(
         f"""
@@ -64,8 +69,11 @@ Mit betalingsoverblik gateway (development)
 Citizen token (Anna Jensen, {DEMO_CITIZEN}):
 {citizen}
 
-Caseworker token ({DEMO_CASEWORKER}):
+Caseworker token ({DEMO_CASEWORKER}, reads and acts):
 {caseworker}
+
+Read-only caseworker token ({DEMO_CASEWORKER}, dashboards: reads, cannot act):
+{reader}
 
 GraphiQL starts with Anna's token in its Headers tab; replace it with the caseworker's to act as cw-1001.
 Ctrl+C stops everything.

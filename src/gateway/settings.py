@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     auth_public_key: str | None = Field(default=None, description="PEM public key (RS256/ES256)")
     auth_algorithms: list[str] = ["RS256", "ES256", "HS256"]
     auth_cpr_claim: str = "cpr"
+    # Caseworkers' roles (issue 12, item 7; docs/caseworkers.md): the read-only role reads (look-ups, portfolio,
+    # queues, search); the acting role reads and acts (approve, cancel, act on a citizen's behalf). The plain
+    # caseworker role is the acting one, so tokens issued before the split keep working.
     auth_caseworker_role: str = "caseworker"
+    auth_caseworker_read_role: str = "caseworker.read"
+    auth_caseworker_act_role: str = "caseworker.act"
+    auth_unit_claim: str = "unit"  # the token claim naming a caseworker's unit, shown in the access log
     auth_leeway_seconds: int = 30
     auth_token_ttl_seconds: int = 8 * 3600
     # Identity (issue 11): staff tokens from their own issuer/audience when set (then a citizen token can never be

@@ -11,7 +11,7 @@ from adapters.gaeldst.client import GaeldstClient
 from adapters.ledger.db import Database
 from gateway.domain.errors import ErrorCode, GatewayError, forbidden, unauthenticated
 from gateway.domain.i18n import Language
-from gateway.domain.viewers import Anonymous, CaseworkerViewer, CitizenViewer, Viewer
+from gateway.domain.viewers import Anonymous, CaseworkerPermission, CaseworkerViewer, CitizenViewer, Viewer
 from gateway.settings import Settings
 from gateway.usecases.access import AccessLog
 from gateway.usecases.enrolments import Enrolments
@@ -66,7 +66,9 @@ class Context:
             raise forbidden()
         return viewer
 
-    def require_caseworker(self) -> CaseworkerViewer:
+    def caseworker(self) -> CaseworkerViewer:
+        """The caseworker of a field whose permission class (``resolvers.common.permissions``) let them in: who
+        they are is needed for the access log. Raises FORBIDDEN should a field forget its permission class."""
         viewer = self.require_viewer()
         if not isinstance(viewer, CaseworkerViewer):
             raise forbidden("CASEWORKERS_ONLY")
@@ -88,7 +90,7 @@ class Context:
         """A citizen sees only their own data; a caseworker sees everyone's (and is logged)."""
         viewer = self.require_viewer()
         if isinstance(viewer, CaseworkerViewer):
-            return True
+            return viewer.may(CaseworkerPermission.READ)
         return await self.viewer_citizen_id() == citizen_id
 
     async def ensure_citizen(self, citizen_id: int) -> None:

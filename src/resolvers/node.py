@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from gateway.domain.errors import ErrorCode, GatewayError
-from gateway.domain.viewers import CaseworkerViewer
+from gateway.domain.viewers import CaseworkerPermission, CaseworkerViewer
 from resolvers.caseworkers.access_log import log_caseworker_access
 from resolvers.caseworkers.queries import CaseworkerItem
 from resolvers.citizens.types import AccessLogEntry, Citizen
@@ -90,7 +90,8 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
     if found is None:
         return None, None
     owner = node_type.owner(found)
-    if node_type.staff_only(found) and not isinstance(ctx.viewer, CaseworkerViewer):
+    staff = isinstance(ctx.viewer, CaseworkerViewer) and ctx.viewer.may(CaseworkerPermission.READ)
+    if node_type.staff_only(found) and not staff:
         return None, None
     if owner is not None and not await ctx.can_see_citizen(owner):
         return None, None  # indistinguishable from "does not exist"

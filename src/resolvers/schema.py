@@ -20,6 +20,7 @@ from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
 from resolvers.claims.types import Claim, Department
+from resolvers.common.permissions import CaseworkerCanAct, CitizenOrCaseworkerCanAct
 from resolvers.context import Info
 from resolvers.limits import BoundedParserCache, LimitsConfig, QueryLimits, count_list_objects
 from resolvers.node import MAX_NODES, NodeQueries
@@ -67,11 +68,18 @@ class Mutation:
     async def create_installment_plan(self, info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
         return await create_installment_plan(info, input)
 
-    @strawberry.mutation(description="Approve a plan waiting for an individual assessment. Caseworkers only; logged.")
+    @strawberry.mutation(
+        description="Approve a plan waiting for an individual assessment. Caseworkers allowed to act; logged.",
+        permission_classes=[CaseworkerCanAct],
+    )
     async def approve_installment_plan(self, info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
         return await approve_installment_plan(info, input)
 
-    @strawberry.mutation(description="Cancel a pending or active plan; its claims become free for a new plan.")
+    @strawberry.mutation(
+        description="Cancel a pending or active plan; its claims become free for a new plan. The citizen, or a "
+        "caseworker allowed to act (logged).",
+        permission_classes=[CitizenOrCaseworkerCanAct],
+    )
     async def cancel_installment_plan(self, info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
         return await cancel_installment_plan(info, input)
 

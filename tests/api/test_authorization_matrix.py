@@ -1,11 +1,12 @@
 """The authorization matrix: every root field, every Node type through ``node`` and ``nodes``, and every mutation,
-each as five viewers, with the outcome each viewer must get. One row per operation, one cell per viewer.
+each as six viewers, with the outcome each viewer must get. One row per operation, one cell per viewer.
 
 The objects asked about are Anna's (the *owner*): a plan waiting for approval, an active plan with installments, a
 draw and a Betalingsservice enrolment, a payment, a caseworker item, access-log entries, her claims, MobilePay
 accounts and departments (``build_world``). The *other* citizen is David, who has claims and a MobilePay account of
-his own. The *caseworker* is cw-1001; *anonymous* sends no token; *expired* sends Anna's token an hour after it
-expired. Read cells share one world per database; each write cell gets a fresh one.
+his own. The *caseworker* is cw-1001 with the acting role (reads and acts); the *reader* is cw-1001 with the
+read-only role (issue 12: dashboards read, never act); *anonymous* sends no token; *expired* sends Anna's token an
+hour after it expired. Read cells share one world per database; each write cell gets a fresh one.
 
 Outcomes (see ``check``): ``DATA`` (the field answers with the object), ``LOGGED`` (``DATA``, and the caseworker's
 request writes a row in Anna's access log), ``NULL`` (no error and nothing: someone else's object looks exactly
@@ -17,9 +18,11 @@ name) may be in the answer; and only ``LOGGED`` cells may add caseworkers' rows 
 
 Adding an operation (``test_the_matrix_covers_the_schema`` fails until it is done):
 - a root query field or a mutation: add a ``Row`` to ``ROWS`` with its document, the root field judged, one
-  outcome per viewer (``expect``: anonymous and expired default to ``UNAUTHENTICATED``) and its variables (a
-  function of the ``World`` and the viewer, for inputs that mix the viewer's own objects with Anna's; ``prepare``
-  runs before a write cell). If it needs an object Anna does not have yet, add it in ``build_world``.
+  outcome per viewer (``expect``: anonymous and expired default to ``UNAUTHENTICATED``; the reader defaults to
+  the caseworker's outcome for a read and ``FORBIDDEN`` for a mutation, and is written out for caseworkers' rows)
+  and its variables (a function of the ``World`` and the viewer, for inputs that mix the viewer's own objects with
+  Anna's; ``prepare`` runs before a write cell). If it needs an object Anna does not have yet, add it in
+  ``build_world``.
 - a new Node type: give Anna one in ``build_world``, put it in ``World.ids``, its revealing fields in
   ``NODE_FIELDS`` and its outcomes in ``NODE_ROWS``; the ``node`` and ``nodes`` rows follow.
 A cell found wrong is written ``bug(EXPECTED, "BUG: …")``: a strict xfail, which fails once the bug is fixed, so
@@ -52,8 +55,8 @@ CASEWORKER = "cw-1001"
 NOBODY = "0101011234"  # a valid CPR that no citizen has
 SECRET = "test-webhook-secret"
 
-OWNER, OTHER, STAFF, ANONYMOUS, EXPIRED = "owner", "other", "caseworker", "anonymous", "expired"
-VIEWERS = (OWNER, OTHER, STAFF, ANONYMOUS, EXPIRED)
+OWNER, OTHER, STAFF, READER, ANONYMOUS, EXPIRED = "owner", "other", "caseworker", "reader", "anonymous", "expired"
+VIEWERS = (OWNER, OTHER, STAFF, READER, ANONYMOUS, EXPIRED)
 
 # Anna's claims, each with one part in the world (so that the mutations' cells do not trip over each other).
 FREE_CLAIM = "RK-DAG-2025-0412"  # in nothing: the mutations' rows plan, pay and enrol it
@@ -125,10 +128,13 @@ def expect(
     owner: Outcome | Bug,
     other: Outcome | Bug,
     caseworker: Outcome | Bug,
+    reader: Outcome | Bug | None = None,
     anonymous: Outcome | Bug = UNAUTHENTICATED,
     expired: Outcome | Bug = UNAUTHENTICATED,
 ) -> dict[str, Outcome | Bug]:
-    return {OWNER: owner, OTHER: other, STAFF: caseworker, ANONYMOUS: anonymous, EXPIRED: expired}
+    """The cells of one row; ``reader`` None: as the caseworker (``Row`` makes it FORBIDDEN for a mutation)."""
+    cells = {OWNER: owner, OTHER: other, STAFF: caseworker, ANONYMOUS: anonymous, EXPIRED: expired}
+    return cells | ({READER: reader} if reader is not None else {})
 
 
 # --- the world: Anna's objects of every kind --------------------------------------------------------------
@@ -315,6 +321,10 @@ class Row:
     variables: Variables = lambda w, v: {}
     prepare: Prepare | None = None  # run before the cell's request (write rows only)
 
+    def __post_init__(self) -> None:
+        if READER not in self.cells:  # a read-only caseworker reads what a caseworker reads, and never writes
+            self.cells[READER] = FORBIDDEN if self.writes else self.cells[STAFF]
+
     @property
     def writes(self) -> bool:
         return self.document.lstrip().startswith("mutation")
@@ -417,7 +427,7 @@ ROWS: list[Row] = [
         "citizen(cpr:)",
         "query($cpr: String!) { citizen(cpr: $cpr) { id cpr name claims(first: 5) { nodes { reference } } } }",
         "citizen",
-        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED),
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
         lambda w, v: {"cpr": ANNA},
     ),
     Row(
@@ -440,24 +450,20 @@ ROWS: list[Row] = [
         "installmentPlansAwaitingApproval",
         "{ installmentPlansAwaitingApproval(first: 5) { totalCount nodes { id citizen { cpr name } } } }",
         "installmentPlansAwaitingApproval",
-        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED),
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
     ),
     Row(
         "caseworkerItems",
         "{ caseworkerItems(first: 5) { totalCount nodes { id kind citizen { cpr name } } } }",
         "caseworkerItems",
-        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED),
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
     ),
     Row(
         "caseworkerItems(plan, not citizen)",
         "{ caseworkerItems(first: 5) { nodes { id installmentPlan { principal { amountOere } claims { reference "
         "outstanding { amountOere } } } draw { amount { amountOere } } } } }",
         "caseworkerItems",
-        expect(
-            owner=FORBIDDEN,
-            other=FORBIDDEN,
-            caseworker=LOGGED,
-        ),
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
     ),
     Row(
         "node(CaseworkerItem: plan, not citizen)",
@@ -512,7 +518,7 @@ ROWS: list[Row] = [
         "approveInstallmentPlan",
         f"mutation($input: ApproveInstallmentPlanInput!) {{ approveInstallmentPlan(input: $input) {PLAN_PAYLOAD} }}",
         "approveInstallmentPlan",
-        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED),
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
         lambda w, v: {"input": {"planId": w.ids["InstallmentPlan"], "note": "assessed", "idempotencyKey": key()}},
     ),
     Row(
@@ -520,7 +526,7 @@ ROWS: list[Row] = [
         f"mutation($input: CancelInstallmentPlanInput!) {{ cancelInstallmentPlan(input: $input) {PLAN_PAYLOAD} }}",
         "cancelInstallmentPlan",
         # A caseworker may cancel anyone's plan (logged); another citizen's plan looks like no plan.
-        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=LOGGED),
+        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=LOGGED, reader=FORBIDDEN),
         lambda w, v: {"input": {"planId": w.ids["InstallmentPlan"], "idempotencyKey": key()}},
     ),
     Row(
@@ -605,6 +611,8 @@ def token_of(api: Api, viewer: str) -> str | None:
         return api.token(citizen=DAVID)
     if viewer == STAFF:
         return api.token(caseworker=CASEWORKER)
+    if viewer == READER:
+        return api.token(caseworker=CASEWORKER, read_only=True)
     if viewer == EXPIRED:
         now = int(time.time())
         return sign(api, claims_for(api, cpr=ANNA, iat=now - 7200, exp=now - 3600))
@@ -656,7 +664,7 @@ async def run_cell(api: Api, world: World, row: Row, viewer: str, expected: Outc
     response = await api.post(row.document, variables, token=token_of(api, viewer))
     assert response.status_code in (200, 401), response.text
     check(expected, response.json(), row.field, variables)
-    if viewer not in (OWNER, STAFF):
+    if viewer not in (OWNER, STAFF, READER):
         for secret in ANNAS_SECRETS:
             assert secret not in response.text, (secret, response.text)
     added = await caseworker_rows_about_anna(api, world) - logged_before

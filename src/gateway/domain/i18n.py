@@ -20,6 +20,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "FORBIDDEN": ("Du har ikke adgang til dette.", "You do not have access to this."),
     "CASEWORKERS_ONLY": ("Kun sagsbehandlere har adgang til dette.", "Only caseworkers have access to this."),
+    "CASEWORKER_ACT_REQUIRED": (
+        "Din rolle giver kun læseadgang; den kan ikke handle på borgerens vegne.",
+        "Your role may only read; it cannot act on a citizen's behalf.",
+    ),
+    "CITIZENS_OR_ACTING_CASEWORKERS_ONLY": (
+        "Kun borgeren selv eller en sagsbehandler med ret til at handle har adgang til dette.",
+        "Only the citizen or a caseworker allowed to act has access to this.",
+    ),
     "NOT_FOUND": ("Det efterspurgte findes ikke.", "The requested object does not exist."),
     "INVALID_ID": ("ID'et er ugyldigt.", "The ID is not valid."),
     "INVALID_CURSOR": ("Cursoren er ugyldig.", "The cursor is not valid."),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from gateway.domain.cpr import Cpr
 
@@ -43,15 +44,30 @@ class CitizenViewer:
         return f"citizen:{self.pseudonym}"
 
 
+class CaseworkerPermission(StrEnum):
+    """What a caseworker's token allows (issue 12, item 7): reading citizens' data (look-ups, the portfolio, the
+    work queues, search), and acting on it (approving, cancelling, acting on a citizen's behalf). The token's roles
+    map to these in ``gateway.auth``; the GraphQL fields check them with permission classes."""
+
+    READ = "READ"
+    ACT = "ACT"
+
+
 @dataclass(frozen=True, slots=True)
 class CaseworkerViewer:
     caseworker_id: str
     name: str | None
+    # Fail closed: a viewer built without permissions may do nothing (the token verifier always sets them).
+    permissions: frozenset[CaseworkerPermission] = field(default_factory=frozenset)
+    unit: str | None = None  # the caseworker's organisational unit, when the token names one (the access log)
     kind: str = "caseworker"
 
     @property
     def actor_key(self) -> str:
         return f"caseworker:{self.caseworker_id}"
+
+    def may(self, permission: CaseworkerPermission) -> bool:
+        return permission in self.permissions
 
 
 Viewer = Anonymous | CitizenViewer | CaseworkerViewer

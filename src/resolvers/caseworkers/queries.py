@@ -14,6 +14,7 @@ from gateway.domain.errors import ErrorCode, GatewayError
 from resolvers.caseworkers.access_log import log_caseworker_access
 from resolvers.citizens.types import Citizen
 from resolvers.common import ids
+from resolvers.common.permissions import CaseworkerCanRead
 from resolvers.common.types import Connection, Edge, Node, PageInfo, check_page
 from resolvers.context import Info
 from resolvers.loaders.base import present
@@ -23,10 +24,12 @@ from resolvers.plans.types import InstallmentPlan
 
 @strawberry.type
 class CaseworkerQueries:
-    @strawberry.field(description="Look a citizen up by CPR number. Caseworkers only; every call is logged.")
+    @strawberry.field(
+        description="Look a citizen up by CPR number. Caseworkers only; every call is logged.",
+        permission_classes=[CaseworkerCanRead],
+    )
     async def citizen(self, info: Info, cpr: str) -> Citizen | None:
         ctx = info.context
-        ctx.require_caseworker()
         try:
             parsed = Cpr(cpr)
         except InvalidCpr:
@@ -89,7 +92,8 @@ class CaseworkerItem(Node):
 class CaseworkerItemQueries:
     @strawberry.field(
         description="Open items for Betalingskontoret (missed draws, unpaid invoices, lapsed plans, claims that "
-        "left a plan for collection), oldest first. Caseworkers only; the citizens shown are logged."
+        "left a plan for collection), oldest first. Caseworkers only; the citizens shown are logged.",
+        permission_classes=[CaseworkerCanRead],
     )
     async def caseworker_items(
         self,
@@ -99,7 +103,6 @@ class CaseworkerItemQueries:
         after: str | None = None,
     ) -> Connection[CaseworkerItem]:
         ctx = info.context
-        ctx.require_caseworker()
         limit, after_id = check_page(info, first, after)  # the cursor is the last item's id, so it stays stable
         wanted = [k.value for k in kinds] if kinds else None
         async with ctx.db.read() as conn:

@@ -191,7 +191,7 @@ async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput)
 async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
     """A caseworker's approval after an individual assessment (R11)."""
     ctx = info.context
-    caseworker = ctx.require_caseworker()
+    caseworker = ctx.caseworker()
     note = input.note.strip()
     outcome = await ctx.services.plans.approve(
         caseworker_id=caseworker.caseworker_id,
@@ -230,7 +230,7 @@ async def _payload(ctx: Context, outcome: Outcome) -> InstallmentPlanPayload:
 
 async def plans_awaiting_approval(info: Info, first: int | None, after: str | None) -> Connection[InstallmentPlan]:
     ctx = info.context
-    caseworker = ctx.require_caseworker()
+    caseworker = ctx.caseworker()
     limit, offset = check_page(info, first, after)
     rows = await ctx.services.plans.awaiting_approval()
     page = paginate([InstallmentPlan.from_row(r) for r in rows], limit, offset)

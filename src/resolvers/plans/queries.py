@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.common.permissions import CaseworkerCanRead
 from resolvers.common.types import Connection
 from resolvers.context import Info
 from resolvers.plans.mutations import (
@@ -24,7 +25,8 @@ class PlanQueries:
         return await preview_installment_plan(info, input)
 
     @strawberry.field(
-        description="Plans waiting for a caseworker's individual assessment, oldest first. Caseworkers only."
+        description="Plans waiting for a caseworker's individual assessment, oldest first. Caseworkers only.",
+        permission_classes=[CaseworkerCanRead],
     )
     async def installment_plans_awaiting_approval(
         self, info: Info, first: int | None = None, after: str | None = None
