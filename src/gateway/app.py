@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from adapters.ledger.migrate import pending as migrations_pending
+from gateway.auth import issue_token
 from gateway.graphiql import ASSETS_PATH, assets_dir
 from gateway.graphql_view import GatewayGraphQL
 from gateway.http_edge import BodyLimit, SecurityHeaders
@@ -25,8 +27,13 @@ from gateway.services import Services, build_services
 from gateway.settings import Settings
 from gateway.webhooks import payments_webhook_endpoint
 from gateway.worker import Worker
+from web.api import Api
+from web.app import create_web_app, session_secret
+from web.documents import Documents
 
 __all__ = ["Services", "build_services", "create_app"]
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -86,12 +93,33 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
             await graphql.rate_limiter.aclose()
+            if web_api is not None:
+                await web_api.aclose()
             if own_services:
                 await svc.aclose()
 
     body_limits = {"/graphql": settings.graphql_max_body_bytes, "/webhooks/payments": settings.webhook_max_body_bytes}
     middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, limits=body_limits)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # The citizens' web page at / (after every other route): a client of this very app's GraphQL endpoint.
+    web_api = mount_web_page(app, settings)
     app.state.services = svc
     app.state.rate_limiter = graphql.rate_limiter
     return app
+
+
+def mount_web_page(app: Starlette, settings: Settings) -> Api | None:
+    """Mount the web page (``web``) at ``/``, unless it is off or, in production, has no session secret."""
+    if not settings.web_enabled or session_secret(settings) is None:
+        if settings.web_enabled:
+            log.warning("web_page_off", reason="production needs GATEWAY_WEB_SESSION_SECRET")
+        return None
+    documents = Documents()
+    api = Api.remote(settings.web_api_url, documents) if settings.web_api_url else Api.in_process(app, documents)
+
+    def dev_token(cpr: str) -> str:
+        return issue_token(settings, citizen_cpr=cpr)
+
+    dev_tokens = dev_token if settings.is_development and settings.signing_secret is not None else None
+    app.router.routes.append(Mount("/", app=create_web_app(settings, api, dev_tokens=dev_tokens)))
+    return api

@@ -133,6 +133,14 @@ class Settings(BaseSettings):
     max_cached_document_bytes: int = Field(default=20 * 1024, ge=0)  # larger documents are parsed every time
     introspection: Literal["on", "off", "caseworkers"] | None = None  # default: on in development, else caseworkers
 
+    # The citizens' web page (src/web, docs/web.md), served at / by the same app. ``web_api_url``: where the page
+    # sends its GraphQL requests; unset, it calls this very app in-process (httpx's ASGI transport), through the
+    # same HTTP edge, auth and limits as any client. The session cookie is encrypted and signed with a key derived
+    # from ``web_session_secret``; production serves the page only when it is set (development derives one).
+    web_enabled: bool = True
+    web_api_url: str | None = None
+    web_session_secret: SecretStr | None = None
+
     @model_validator(mode="after")
     def _production_is_configured(self) -> Settings:
         if self.environment is Environment.PRODUCTION:

@@ -1,0 +1,253 @@
+"""The citizens' web page "Mit betalingsoverblik": server-rendered pages (Jinja2) that work without JavaScript,
+in Danish (English by a switch), on the public GraphQL API only (``web.api``).
+
+``create_web_app`` builds a Starlette app that the gateway's app mounts at ``/`` (docs/web.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import jwt
+import structlog
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.settings import Settings
+from web import i18n, session
+from web.api import Api, ApiError, Result, SignedOut, set_client_address
+
+log = structlog.get_logger(__name__)
+
+# Mints a development token for a demo citizen's CPR (``gateway.auth.issue_token``); None outside development.
+DevTokens = Callable[[str], str]
+Handler = Callable[[Request], Awaitable[Response]]
+
+# The demo ledger's citizens (``gateway seed``; README, "Demo data"), offered by the development sign-in page.
+DEMO_CITIZENS: Final = (
+    ("1507804321", "Anna Jensen"),
+    ("2203651122", "Bo Nielsen"),
+    ("0311922345", "Camilla Hansen"),
+    ("1010005678", "David Larsen"),
+)
+
+
+class PageHeaders:
+    """Every page is personal and server-rendered: never stored by a cache, and a Content-Security-Policy that
+    allows only the gateway's own stylesheet and script. Forms may lead to the payment provider's checkout
+    (a redirect after our own form), so ``form-action`` allows it."""
+
+    def __init__(self, app: ASGIApp, form_targets: str) -> None:
+        self.app = app
+        self.csp = (
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            f"form-action 'self' {form_targets}; base-uri 'none'; frame-ancestors 'none'"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("client"):
+            set_client_address(tuple(scope["client"]))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers["Cache-Control"] = "no-store"
+                    headers["Content-Security-Policy"] = self.csp
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to go back to (never another site: an open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+class WebApp:
+    """The page's routes, with what they share: settings, the API client, templates."""
+
+    def __init__(self, settings: Settings, api: Api, dev_tokens: DevTokens | None) -> None:
+        self.settings = settings
+        self.api = api
+        self.dev_tokens = dev_tokens
+        env = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(), auto_reload=False)
+        self.templates = Jinja2Templates(env=env)
+
+    # --- rendering ------------------------------------------------------------------------------------------
+
+    def render(
+        self, request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+    ) -> Response:
+        lang = i18n.language_of(request)
+        s = session.current(request)
+        ctx: dict[str, Any] = {
+            "_": i18n.translator(lang),
+            "lang": lang,
+            "session": s,
+            "csrf_field": session.CSRF_FIELD,
+            "path": request.url.path,
+            "query": request.url.query,
+            "fmt_date": lambda v: i18n.fmt_date(v, lang),
+            "fmt_datetime": lambda v: i18n.fmt_datetime(v, lang),
+            "fmt_money": lambda v: i18n.fmt_money(v, lang),
+            "fmt_weekday": lambda v: i18n.fmt_weekday(v, lang),
+            "fmt_cpr": i18n.fmt_cpr,
+            "dev_signin": self.dev_tokens is not None,
+        }
+        ctx.update(context or {})
+        return self.templates.TemplateResponse(request, template, ctx, status_code=status)
+
+    async def query(self, request: Request, operation: str, variables: dict[str, Any] | None = None) -> Result:
+        s = session.current(request)
+        return await self.api.run(operation, variables, token=s.token, language=i18n.language_of(request))
+
+    # --- pages ----------------------------------------------------------------------------------------------
+
+    async def overview(self, request: Request) -> Response:
+        result = await self.query(request, "WebOverview")
+        me = result.data["me"]
+        claims = me["claims"]["nodes"]
+        return self.render(
+            request,
+            "overview.html",
+            {
+                "me": me,
+                "claims": claims,
+                "any_at_collection": any(c["collection"]["marker"] for c in claims),
+                "collection_unknown": "UPSTREAM_UNAVAILABLE" in result.codes(),
+            },
+        )
+
+    async def sign_in_page(self, request: Request) -> Response:
+        message = {"udloebet": "Din session er udløbet. Log ind igen.", "logget-ud": "Du er logget ud."}.get(
+            request.query_params.get("besked", "")
+        )
+        return self.render(request, "sign_in.html", {"demo_citizens": DEMO_CITIZENS, "message": message})
+
+    async def dev_sign_in(self, request: Request) -> Response:
+        if self.dev_tokens is None:
+            raise HTTPException(404)
+        form = await request.form()
+        cpr = form.get("cpr")
+        names = dict(DEMO_CITIZENS)
+        if not isinstance(cpr, str) or cpr not in names:
+            return self.render(
+                request,
+                "sign_in.html",
+                {"demo_citizens": DEMO_CITIZENS, "errors": {"cpr": "Vælg en demoborger"}},
+                status=400,
+            )
+        token = self.dev_tokens(cpr)
+        # The expiry only decides when the session ends; the API verifies the token itself on every request.
+        expires_at = int(jwt.decode(token, options={"verify_signature": False})["exp"])
+        session.begin(request, token, expires_at, names[cpr])
+        return RedirectResponse("/", status_code=303)
+
+    async def sign_out(self, request: Request) -> Response:
+        session.end(request)
+        return RedirectResponse("/log-ind?besked=logget-ud", status_code=303)
+
+    async def switch_language(self, request: Request) -> Response:
+        lang = request.path_params["lang"]
+        if lang not in i18n.LANGUAGES:
+            raise HTTPException(404)
+        response = RedirectResponse(safe_next(request.query_params.get("naeste")), status_code=303)
+        response.set_cookie(
+            i18n.COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=session.cookie_secure(request),
+        )
+        return response
+
+
+def _guarded(web: WebApp, handler: Handler, *, signed_in: bool = True) -> Handler:
+    """What every route shares: the sign-in requirement, CSRF on every POST, and the API's refusal of the token
+    (the session is over)."""
+
+    async def route(request: Request) -> Response:
+        s = session.current(request)
+        if request.method == "POST":
+            form = await request.form()
+            if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
+                return web.render(request, "csrf.html", status=403)
+        if signed_in and not s.signed_in:
+            target = "/log-ind?besked=udloebet" if s.expired else "/log-ind"
+            return RedirectResponse(target, status_code=303)
+        try:
+            return await handler(request)
+        except SignedOut:
+            session.end(request)
+            return RedirectResponse("/log-ind?besked=udloebet", status_code=303)
+        except ApiError as exc:
+            log.warning("web_api_error", code=exc.code, path=request.url.path)
+            return web.render(request, "error.html", status=502)
+
+    return route
+
+
+def session_secret(settings: Settings) -> str | None:
+    """The session cookie's secret: configured, or in development derived from the development signing key."""
+    if settings.web_session_secret is not None:
+        return settings.web_session_secret.get_secret_value()
+    if settings.is_development and settings.signing_secret is not None:
+        return hashlib.sha256(b"web-session:" + settings.signing_secret.encode()).hexdigest()
+    return None
+
+
+def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None = None) -> Starlette:
+    """The web page. ``dev_tokens`` (development only) enables the demo citizens' sign-in page."""
+    secret = session_secret(settings)
+    if secret is None:
+        raise RuntimeError("the web page needs GATEWAY_WEB_SESSION_SECRET in production")
+    web = WebApp(settings, api, dev_tokens if settings.is_development else None)
+
+    def page(path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = True) -> Route:
+        return Route(path, _guarded(web, handler, signed_in=signed_in), methods=list(methods))
+
+    routes: list[Any] = [
+        page("/", web.overview),
+        page("/log-ind", web.sign_in_page, signed_in=False),
+        page("/log-ud", web.sign_out, methods=("POST",), signed_in=False),
+        Route("/sprog/{lang}", web.switch_language),
+        Mount("/static", app=StaticFiles(packages=[("web", "static")]), name="static"),
+    ]
+    if web.dev_tokens is not None:
+        routes.append(page("/log-ind/udvikling", web.dev_sign_in, methods=("POST",), signed_in=False))
+
+    async def not_found(request: Request, _: Exception) -> Response:
+        return web.render(request, "not_found.html", status=404)
+
+    cookies = session.SessionCookies(secret, development=settings.is_development)
+    middleware = [
+        Middleware(PageHeaders, form_targets=f"{_origin(settings.payments_url)} https:"),
+        Middleware(session.SessionMiddleware, cookies=cookies),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
+    app.state.web = web
+    return app

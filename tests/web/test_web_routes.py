@@ -1,0 +1,224 @@
+"""The web page's routes through the ASGI app (no browser): sessions, CSRF, sign-in and sign-out, production."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+from starlette.requests import Request
+
+from gateway.auth import issue_token
+from gateway.settings import Settings
+from tests.conftest import ANNA, DAVID, Api, ThreadedServer, build_api
+from tests.web.conftest import Browser
+from web import i18n, session
+from web.app import DEMO_CITIZENS, session_secret
+
+
+def _set_cookie(response: httpx.Response) -> str:
+    cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("mbo_session=")]
+    assert len(cookies) == 1, response.headers
+    return cookies[0]
+
+
+async def test_signed_out_visitor_is_sent_to_sign_in(browser: Browser) -> None:
+    response = await browser.get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/log-ind"
+
+
+async def test_overview_after_dev_sign_in(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    page = await browser.get("/")
+    assert page.status_code == 200
+    assert "Anna Jensen" in page.text
+    assert "150780-4321" in page.text  # the CPR, as DDMMYY-SSSS
+    assert 'lang="da"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # The claim at Gældsstyrelsen carries the marker, with a text for screen readers.
+    assert re.search(r'class="marker">\*</span><span class="visually-hidden">', page.text)
+
+
+async def test_session_cookie_flags_on_loopback(browser: Browser) -> None:
+    response = await browser.post_form("/log-ind/udvikling", {"cpr": ANNA})
+    cookie = _set_cookie(response)
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Path=/" in cookie
+    assert "Secure" not in cookie  # development on a loopback address: plain HTTP
+    # The cookie is encrypted: neither the token nor the CPR can be read from it.
+    value = cookie.split(";")[0].removeprefix("mbo_session=")
+    assert ANNA not in value
+    assert "eyJ" not in value  # no JWT in the clear
+
+
+async def test_session_cookie_is_secure_off_loopback(api: Api) -> None:
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://borger.randers.dk") as client:
+        response = await client.get("/log-ind")
+    cookie = _set_cookie(response)
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+
+
+async def test_forms_without_the_csrf_token_are_refused(browser: Browser) -> None:
+    await browser.csrf()  # the visitor has a session
+    refused = await browser.client.post("/log-ind/udvikling", data={"cpr": ANNA})
+    assert refused.status_code == 403
+    wrong = await browser.client.post("/log-ind/udvikling", data={"cpr": ANNA, "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    assert (await browser.get("/")).status_code == 303  # still signed out
+
+    await browser.sign_in(ANNA)
+    sign_out = await browser.client.post("/log-ud", data={})
+    assert sign_out.status_code == 403
+    assert (await browser.get("/")).status_code == 200  # still signed in
+
+
+async def test_csrf_token_of_another_visitor_is_refused(browser: Browser, api: Api) -> None:
+    transport = httpx.ASGITransport(app=api.app, client=("127.0.0.1", 50001))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as other:
+        other_token = re.search(r'name="csrf_token" value="([^"]+)"', (await other.get("/log-ind")).text)
+    assert other_token
+    await browser.csrf()
+    response = await browser.client.post("/log-ind/udvikling", data={"cpr": ANNA, "csrf_token": other_token.group(1)})
+    assert response.status_code == 403
+
+
+async def test_sign_in_renews_the_csrf_secret(browser: Browser) -> None:
+    before = await browser.csrf()
+    await browser.sign_in(ANNA)
+    after = await browser.csrf("/")
+    assert before != after
+
+
+async def test_sign_out_ends_the_session(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    old_cookie = browser.client.cookies.get(session.COOKIE_NAME)
+    response = await browser.post_form("/log-ud", {}, csrf_from="/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/log-ind?besked=logget-ud"
+    assert (await browser.get("/")).status_code == 303
+    page = await browser.get("/log-ind?besked=logget-ud")
+    assert "Du er logget ud." in page.text
+    # The new cookie holds no token; the old one, replayed, still works only until its token expires (documented).
+    assert browser.client.cookies.get(session.COOKIE_NAME) != old_cookie
+
+
+async def test_session_ends_when_the_token_does(browser: Browser, api: Api) -> None:
+    expired = session.Session(token=issue_token(api.settings, citizen_cpr=ANNA), expires_at=int(time.time()) - 1)
+    browser.client.cookies.set(session.COOKIE_NAME, _cookie_value(api, expired))
+    response = await browser.get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/log-ind?besked=udloebet"
+    page = await browser.get("/log-ind?besked=udloebet")
+    assert "Din session er udløbet. Log ind igen." in page.text
+
+
+async def test_a_refused_token_ends_the_session(browser: Browser, api: Api) -> None:
+    """The API refuses the token (here: signed with another key), so the page signs the citizen out."""
+    alien = issue_token(Settings(auth_secret="another-key-" + "x" * 40), citizen_cpr=DAVID)
+    forged = session.Session(token=alien, expires_at=int(time.time()) + 600, name="David")
+    browser.client.cookies.set(session.COOKIE_NAME, _cookie_value(api, forged))
+    response = await browser.get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/log-ind?besked=udloebet"
+
+
+async def test_a_tampered_cookie_is_a_new_session(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    value = browser.client.cookies.get(session.COOKIE_NAME)
+    assert value
+    browser.client.cookies.set(session.COOKIE_NAME, value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"))
+    assert (await browser.get("/")).status_code == 303
+
+
+async def test_dev_sign_in_refuses_anyone_but_the_demo_citizens(browser: Browser) -> None:
+    response = await browser.post_form("/log-ind/udvikling", {"cpr": "0101011234"})
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text
+    assert (await browser.get("/")).status_code == 303
+
+
+async def test_language_switch(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    response = await browser.get("/sprog/en?naeste=/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    page = await browser.get("/")
+    assert 'lang="en"' in page.text
+    assert "Your overview" in page.text
+    # Never a redirect to another site.
+    assert (await browser.get("/sprog/da?naeste=//evil.example")).headers["location"] == "/"
+    assert (await browser.get("/sprog/xx")).status_code == 404
+
+
+async def test_unknown_page_is_a_404_page(browser: Browser) -> None:
+    response = await browser.get("/findes-ikke")
+    assert response.status_code == 404
+    assert "Siden findes ikke" in response.text
+
+
+async def test_production_has_no_dev_sign_in(migrated: str, gaeldst_sim: ThreadedServer) -> None:
+    async with build_api(
+        migrated,
+        gaeldst_sim,
+        environment="production",
+        auth_secret="production-key-" + "k" * 40,
+        payments_webhook_secret="production-webhook-secret",
+        web_session_secret="production-session-secret",
+    ) as prod:
+        transport = httpx.ASGITransport(app=prod.app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            page = await client.get("/log-ind")
+            assert page.status_code == 200
+            assert "demoborger" not in page.text.lower()
+            assert "1507804321" not in page.text and "150780-4321" not in page.text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is None  # no form at all on this page without an identity broker
+            cookie = _set_cookie(page)
+            assert "Secure" in cookie  # production: Secure even on loopback
+            response = await client.post("/log-ind/udvikling", data={"cpr": ANNA})
+            assert response.status_code in (403, 404, 405)
+
+
+async def test_production_without_a_session_secret_serves_no_page(migrated: str, gaeldst_sim: ThreadedServer) -> None:
+    async with build_api(
+        migrated,
+        gaeldst_sim,
+        environment="production",
+        auth_secret="production-key-" + "k" * 40,
+        payments_webhook_secret="production-webhook-secret",
+    ) as prod:
+        response = await prod.client.get("/log-ind")
+        assert response.status_code == 404
+
+
+def test_every_text_of_the_templates_has_an_english_translation() -> None:
+    templates = Path(i18n.__file__).parent / "templates"
+    texts: set[str] = set()
+    for path in templates.glob("*.html"):
+        texts |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', path.read_text()))
+        texts |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", path.read_text()))
+        # Labels passed through variables: ("/path", "Label") pairs in the navigation.
+        texts |= set(re.findall(r'\("/[^"]*", "([^"]+)"\)', path.read_text()))
+    missing = sorted(t for t in texts if t not in i18n.ENGLISH)
+    assert not missing, missing
+
+
+def test_demo_citizens_are_the_seeded_ones() -> None:
+    from adapters.ledger.seed.demo_data import _demo_citizens
+
+    assert list(DEMO_CITIZENS) == [(cpr, name) for cpr, name, _ in _demo_citizens()]
+
+
+def _cookie_value(api: Api, s: session.Session) -> str:
+    """The cookie the app would write for ``s`` (made with the app's own key)."""
+    secret = session_secret(api.settings)
+    assert secret is not None
+    request = Request({"type": "http", "headers": [(b"host", b"127.0.0.1:8000")], "scheme": "http", "path": "/"})
+    header = session.SessionCookies(secret, development=True).header(request, s)
+    return header.split(";")[0].removeprefix(session.COOKIE_NAME + "=")
