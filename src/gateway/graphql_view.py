@@ -1,30 +1,38 @@
 """The GraphQL endpoint: Strawberry's ASGI view with our auth, rate limits, response cache, context, error
 format, JSON and media types (application/json, application/graphql-response+json).
 
-Request flow: Starlette (body limits, security headers) -> auth (a Viewer) -> rate limit -> response cache
-(citizens' repeated reads) -> Strawberry -> resolvers -> use-cases / DataLoaders -> adapters.
+Request flow: Starlette (body limits, security headers) -> auth (a Viewer) -> rate limit -> trusted documents
+(``documentId`` / APQ, the citizens-only setting) -> response cache (citizens' repeated reads) -> Strawberry ->
+resolvers -> use-cases / DataLoaders -> adapters.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 import structlog
 from cross_web import HTTPException as CrossWebHTTPException
+from graphql import OperationType
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.types import ExecutionResult
 
 from adapters.ledger.queries import citizen_version
 from gateway.auth import AuthError
 from gateway.domain.clock import today
+from gateway.domain.cpr import looks_like_cpr
 from gateway.domain.errors import ErrorCode
-from gateway.domain.i18n import negotiate
+from gateway.domain.i18n import Language, negotiate
 from gateway.domain.viewers import Anonymous, CitizenViewer, Viewer
 from gateway.graphiql import content_security_policy, graphiql_page
 from gateway.http_edge import (
@@ -38,6 +46,8 @@ from gateway.http_edge import (
 from gateway.ratelimit import Decision, build_rate_limiter
 from gateway.response_cache import ResponseCache, request_parts
 from gateway.services import Services
+from gateway.trusted_documents import trusted_documents
+from gateway.trusted_documents.requests import Refusal, Resolved, requested_id, resolve
 from resolvers.context import Context
 from resolvers.loaders import Loaders
 from resolvers.schema import build_schema, format_error
@@ -45,6 +55,9 @@ from resolvers.schema import build_schema, format_error
 log = structlog.get_logger(__name__)
 
 GRAPHQL_RESPONSE_CONTENT_TYPE = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+# The request being answered, as ``respond`` resolved it, for Strawberry's parsing (``parse_http_body``) in the
+# same task: the request adapter Strawberry hands over does not expose the request's state.
+_RESOLVED: ContextVar[Resolved | None] = ContextVar("resolved_graphql_request", default=None)
 
 
 def with_rate_limit(content: bytes, decision: Decision | None) -> bytes:
@@ -65,7 +78,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(services.settings),
             graphql_ide=None,
-            allow_queries_via_get=False,  # a CPR in a query argument must never end up in a URL
+            # GET runs trusted documents named by id only (``respond`` refuses any other GET): a query's text, and
+            # so a CPR in a query argument, never ends up in a URL.
+            allow_queries_via_get=True,
         )
         self.services = services
         settings = services.settings
@@ -76,6 +91,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.graphiql_enabled = settings.graphiql_enabled
         self.rate_limiter = build_rate_limiter(settings)
+        self.trusted_documents = trusted_documents()
 
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.state
@@ -114,6 +130,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Never Strawberry's IDE: ``respond`` serves GraphiQL itself, and a GET that reaches Strawberry is a
+        trusted document (which Strawberry would otherwise take for a browser when it accepts ``*/*``)."""
+        return False
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, with the text of the trusted document a request names by id as its query."""
+        data = await super().parse_http_body(request)
+        resolved = _RESOLVED.get()
+        if resolved is not None and resolved.query is not None and isinstance(data, GraphQLRequestData):
+            data.query = resolved.query
+        return data
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self.respond(request)
@@ -133,6 +162,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         state.client_request_id = client_request_id(request.headers.get("x-request-id"))
         state.media_type = response_media_type(request.headers.get("accept"))
         state.rate_limit, state.request_error = None, False
+        state.resolved = state.trusted_document = None
+        _RESOLVED.set(None)
         structlog.contextvars.bind_contextvars(request_id=state.request_id)
         if state.client_request_id is not None:
             structlog.contextvars.bind_contextvars(client_request_id=state.client_request_id)
@@ -140,10 +171,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             structlog.contextvars.unbind_contextvars("client_request_id")
         if request.method == "GET" and self.graphiql_enabled and "text/html" in request.headers.get("accept", ""):
             return self._graphiql(request)
-        if request.method != "POST":
-            # Not a GraphQL request at all, so no GraphQL media type either: plain application/json.
-            body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
-            return Response(orjson.dumps(body), status_code=405, media_type=JSON, headers={"Allow": "POST"})
+        params = await self._params(request)
+        if request.method == "GET" and (refused := self._refuse_get(request, params)) is not None:
+            return refused
+        if request.method not in ("GET", "POST"):
+            return self._not_allowed(language)
         try:
             viewer = await self.services.verifier.verify(request.headers.get("authorization"))
         except AuthError as exc:
@@ -158,7 +190,19 @@ class GatewayGraphQL(GraphQL[Context, None]):
         state.viewer = viewer
         if (refused := await self._rate_limit(request, viewer)) is not None:
             return refused
-        cache_key = await self._cache_key(request)
+        if params is not None:
+            resolution = resolve(
+                params,
+                viewer,
+                self.trusted_documents,
+                only_trusted_for_citizens=self.services.settings.trusted_documents_only_for_citizens,
+            )
+            if isinstance(resolution, Refusal):
+                return self._refusal(request, resolution)
+            state.resolved = resolution
+            state.trusted_document = resolution.trusted
+            _RESOLVED.set(resolution)
+        cache_key = await self._cache_key(request, params)
         if cache_key is not None and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
             content = with_rate_limit(cached, state.rate_limit)
             return Response(content, media_type=self._content_type(request), headers={"X-Cache": "hit"})
@@ -181,6 +225,51 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response.body = with_rate_limit(bytes(response.body), state.rate_limit)
             response.headers["content-length"] = str(len(response.body))
         return response
+
+    async def _params(self, request: Request) -> dict[str, Any] | None:
+        """The request's GraphQL parameters (a JSON body, or a GET's query string), decoded as Strawberry decodes
+        them, so that both always see the same request; None when there are none to read (not JSON, bad JSON, a
+        batch): Strawberry then refuses the request as it always has."""
+        try:
+            if request.method == "GET":
+                params: Any = self.parse_query_params(request.query_params)
+            elif request.method == "POST" and "application/json" in request.headers.get("content-type", ""):
+                params = self.decode_json(await request.body())
+            else:
+                return None
+        except (json.JSONDecodeError, CrossWebHTTPException, HTTPException, UnicodeDecodeError):
+            return None
+        return params if isinstance(params, dict) else None
+
+    def _refuse_get(self, request: Request, params: Mapping[str, Any] | None) -> Response | None:
+        """GET runs only a trusted document named by id, only a query (GraphQL over HTTP: a mutation by GET is
+        405), and never with anything CPR-shaped in the URL; the answer for any other GET."""
+        language = request.state.language
+        identifier = requested_id(params) if params is not None and "query" not in params else None
+        if identifier is None:
+            return self._not_allowed(language)
+        if isinstance(identifier, Refusal):
+            return None  # ``resolve`` answers it, as for POST
+        document = self.trusted_documents.by_id(identifier)
+        if document is not None and document.operation_type is not OperationType.QUERY:
+            return self._not_allowed(language)
+        if looks_like_cpr(request.url.query):
+            body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
+            return self._json(request, body, 400)
+        return None
+
+    def _not_allowed(self, language: Language) -> Response:
+        # Not a GraphQL request we run at all, so no GraphQL media type either: plain application/json.
+        body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
+        return Response(orjson.dumps(body), status_code=405, media_type=JSON, headers={"Allow": "POST"})
+
+    def _refusal(self, request: Request, refusal: Refusal) -> Response:
+        state = request.state
+        params = {"detail": refusal.detail} if refusal.detail is not None else {}
+        body = error_body(refusal.code, refusal.message_key, state.language, **params)
+        graphql_response = state.media_type == GRAPHQL_RESPONSE
+        log.info("graphql.refused", code=refusal.code.value)
+        return self._json(request, body, refusal.graphql_response_status if graphql_response else refusal.json_status)
 
     def _content_type(self, request: Request) -> str:
         return GRAPHQL_RESPONSE_CONTENT_TYPE if request.state.media_type == GRAPHQL_RESPONSE else JSON
@@ -217,11 +306,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
             },
         )
 
-    async def _cache_key(self, request: Request) -> tuple[Any, ...] | None:
+    async def _cache_key(self, request: Request, params: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
         viewer = request.state.viewer
-        if self.cache is None or not isinstance(viewer, CitizenViewer):
+        if self.cache is None or not isinstance(viewer, CitizenViewer) or params is None:
             return None
-        parts = request_parts(await request.body())
+        resolved: Resolved | None = request.state.resolved
+        parts = request_parts(params, resolved.query if resolved is not None else None)
         if parts is None:
             return None
         async with self.services.db.read() as conn:

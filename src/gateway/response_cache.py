@@ -11,6 +11,7 @@ part of them. Caseworkers' requests are never cached: their look-ups must each b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -33,20 +34,19 @@ def is_single_query(query: str, operation_name: str | None) -> bool:
     return len(operations) == 1 and operations[0].operation is OperationType.QUERY
 
 
-def request_parts(body: bytes) -> tuple[str, bytes, str | None] | None:
-    """(query, canonical variables, operation name) of a cacheable request body, else None."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    query, variables, operation = data.get("query"), data.get("variables") or {}, data.get("operationName")
+def request_parts(params: Mapping[str, Any], query: str | None) -> tuple[str, bytes, str | None] | None:
+    """(query, canonical variables, operation name) of a cacheable request, else None. ``query`` is the text that
+    runs: the client's own, or the trusted document a ``documentId`` names (so both share one entry)."""
+    variables, operation = params.get("variables") or {}, params.get("operationName")
     if not isinstance(query, str) or not isinstance(variables, dict) or not isinstance(operation, str | None):
         return None
     if len(query) > 20_000 or not is_single_query(query, operation):
         return None
-    return query, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS), operation
+    try:
+        canonical = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: not worth a key
+        return None
+    return query, canonical, operation
 
 
 class ResponseCache:

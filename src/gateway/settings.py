@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     query_cost_in_extensions: bool = True  # extensions.cost on every response
     max_cached_document_bytes: int = Field(default=20 * 1024, ge=0)  # larger documents are parsed every time
     introspection: Literal["on", "off", "caseworkers"] | None = None  # default: on in development, else caseworkers
+    # Trusted documents (docs/trusted-documents.md): citizens and anonymous callers may run only the repository's
+    # trusted documents (by id or by their full text); caseworkers keep arbitrary queries. Off unless set: turn it
+    # on once every client in the field sends trusted documents.
+    trusted_documents_only_for_citizens: bool = False
 
     # The citizens' web page (src/web, docs/web.md), served at / by the same app. ``web_api_url``: where the page
     # sends its GraphQL requests; unset, it calls this very app in-process (httpx's ASGI transport), through the

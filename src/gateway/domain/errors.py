@@ -13,6 +13,10 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     RATE_LIMITED = "RATE_LIMITED"
+    # Trusted documents (docs/trusted-documents.md): an id that names no document (Apollo's clients then send
+    # the query text), and a citizen's query that is no trusted document where only those are accepted.
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
     INTERNAL = "INTERNAL"
 
 

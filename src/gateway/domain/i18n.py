@@ -56,6 +56,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The payment provider could not be reached. Please try again later.",
     ),
     "INTERNAL": ("Der opstod en intern fejl.", "An internal error occurred."),
+    "PERSISTED_QUERY_NOT_FOUND": (
+        "Dokument-ID'et kendes ikke; send forespørgslens tekst.",
+        "The document id is not known; send the query text.",
+    ),
+    "TRUSTED_DOCUMENT_REQUIRED": (
+        "Kun godkendte forespørgsler (trusted documents) modtages.",
+        "Only trusted documents are accepted.",
+    ),
     # User errors
     "MONTHLY_AMOUNT_BELOW_MINIMUM": (
         "Det månedlige afdrag skal være mindst 350,00 kr.",
