@@ -64,7 +64,6 @@ def requested_id(params: Mapping[str, Any]) -> str | Refusal | None:
     return document if document is not None else apq
 
 
-
 def resolve(
     params: Mapping[str, Any], viewer: Viewer, documents: TrustedDocuments, *, only_trusted_for_citizens: bool
 ) -> Resolved | Refusal:
