@@ -336,6 +336,8 @@ async def _wire(settings: Settings) -> AsyncIterator[_Wired]:
 
     for engine in services.db.engines:
         event.listen(engine.sync_engine, "before_cursor_execute", _count)
+    # The hot reads on PostgreSQL go to asyncpg itself (adapters.ledger.fastread): counted as they are sent.
+    services.db.fast.listeners.append(counter.statements.append)
     try:
         yield _Wired(services, counter, _test_gaeldst_config(services.gaeldst.config))
     finally:

@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     web_api = mount_web_page(app, settings)
     app.state.services = svc
     app.state.rate_limiter = graphql.rate_limiter
+    app.state.graphql = graphql
     return app
 
 

@@ -9,6 +9,7 @@ resolvers -> use-cases / DataLoaders -> adapters.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -18,6 +19,7 @@ import orjson
 import structlog
 from cross_web import HTTPException as CrossWebHTTPException
 from graphql import OperationType
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -48,8 +50,11 @@ from gateway.response_cache import ResponseCache, request_parts
 from gateway.services import Services
 from gateway.trusted_documents import trusted_documents
 from gateway.trusted_documents.requests import Refusal, Resolved, requested_id, resolve
+from resolvers.compiled import CompiledReads, Fallback, differences
 from resolvers.context import Context
+from resolvers.limits import LimitsConfig
 from resolvers.loaders import Loaders
+from resolvers.node import MAX_NODES
 from resolvers.schema import build_schema, format_error
 
 log = structlog.get_logger(__name__)
@@ -75,8 +80,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, error format, JSON encoder and request-level errors."""
 
     def __init__(self, services: Services) -> None:
+        schema = build_schema(services.settings)
         super().__init__(
-            build_schema(services.settings),
+            schema,
             graphql_ide=None,
             # GET runs trusted documents named by id only (``respond`` refuses any other GET): a query's text, and
             # so a CPR in a query argument, never ends up in a URL.
@@ -92,8 +98,20 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.graphiql_enabled = settings.graphiql_enabled
         self.rate_limiter = build_rate_limiter(settings)
         self.trusted_documents = trusted_documents()
+        self.compiled = (
+            CompiledReads(schema, settings, LimitsConfig.from_settings(settings, max_ids=MAX_NODES))
+            if settings.compiled_reads
+            else None
+        )
+        if self.compiled is not None:  # the trusted queries, compiled once at start-up
+            self.compiled.add_all(d.text for d in self.trusted_documents if d.operation_type is OperationType.QUERY)
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        # A request the compiled path handed over comes with its context: what it loaded is primed there.
+        handed_over = getattr(request.state, "context", None)
+        return handed_over if handed_over is not None else self._new_context(request)
+
+    def _new_context(self, request: Any) -> Context:
         state = request.state
         loaders = Loaders(self.services.db)
         citizen = getattr(state, "citizen_row", None)
@@ -106,6 +124,48 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request_id=state.request_id,
             loaders=loaders,
         )
+
+    async def _compiled_response(self, request: Request, params: Mapping[str, Any] | None) -> Response | None:
+        """A citizen's trusted query answered by its compiled plan (docs/compiled-reads.md); None: the ordinary
+        way, on the context the plan leaves in ``request.state.context`` (its loaded rows primed there)."""
+        state = request.state
+        viewer, document = state.viewer, state.trusted_document
+        if self.compiled is None or document is None or params is None or not isinstance(viewer, CitizenViewer):
+            return None
+        compiled = self.compiled.plan(document.text)
+        if compiled is None:
+            return None
+        variables, operation_name = params.get("variables"), params.get("operationName")
+        if not isinstance(variables, dict | None) or not isinstance(operation_name, str | None):
+            return None  # Strawberry's own answer to them
+        ctx = self._new_context(request)
+        citizen = getattr(state, "citizen_row", None)
+        loaded = {"citizen_by_cpr": {viewer.cpr.value: citizen}} if citizen is not None else None
+        try:
+            body = await self.compiled.execute(compiled, ctx, variables, operation_name, loaded=loaded)
+        except Fallback as exc:
+            log.debug("compiled.fallback", reason=str(exc))
+            state.context = ctx
+            return None
+        content = orjson.dumps(body)
+        response = Response(content, status_code=200, media_type=JSON)
+        rate = self.services.settings.compiled_shadow_sample_rate
+        if rate > 0 and random.random() < rate:  # noqa: S311 - a sample, not a secret
+            response.background = BackgroundTask(self._shadow, request, content, compiled.operation_name)
+        return response
+
+    async def _shadow(self, request: Request, compiled: bytes, operation: str | None) -> None:
+        """Shadow mode: the same request the ordinary way, after the compiled answer went out; a difference is
+        logged with the JSON paths where the answers differ (never a value: no CPR reaches the log)."""
+        request.state.context = None
+        try:
+            ordinary = await self.run(request)
+        except Exception:
+            log.warning("compiled.shadow_failed", operation=operation, exc_info=True)
+            return
+        if bytes(ordinary.body) != compiled:
+            paths = differences(orjson.loads(compiled), orjson.loads(ordinary.body))
+            log.warning("compiled.mismatch", operation=operation, paths=paths[:10])
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         state = request.state
@@ -207,7 +267,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             content = with_rate_limit(cached, state.rate_limit)
             return Response(content, media_type=self._content_type(request), headers={"X-Cache": "hit"})
         try:
-            response = await self.run(request)
+            response = await self._compiled_response(request, params) or await self.run(request)
         except (HTTPException, CrossWebHTTPException) as exc:
             # Strawberry's request-level errors (bad JSON, no query, …) as a JSON error with a code.
             detail = getattr(exc, "detail", None) or getattr(exc, "reason", "") or "bad request"

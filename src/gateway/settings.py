@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     response_cache_ttl_seconds: float = 10.0  # citizens' read queries; 0 turns the cache off
     response_cache_max_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 100
+    # The compiled read path (docs/compiled-reads.md): trusted query documents answered from rows directly.
+    compiled_reads: bool = True
+    # Shadow mode: this share of compiled answers is also run the ordinary way, after the response; a difference
+    # is logged (``compiled.mismatch``, without any value of the answers).
+    compiled_shadow_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     # HTTP edge (issue 11): body limits, the server's timeouts and concurrency, rate limits. A reverse proxy in
     # front adds TLS and its own limits (README).

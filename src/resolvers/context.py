@@ -9,6 +9,7 @@ from strawberry.types import Info as _Info
 
 from adapters.gaeldst.client import GaeldstClient
 from adapters.ledger.db import Database
+from adapters.ledger.queries import CitizenRow
 from gateway.domain.errors import ErrorCode, GatewayError, forbidden, unauthenticated
 from gateway.domain.i18n import Language
 from gateway.domain.viewers import Anonymous, CaseworkerPermission, CaseworkerViewer, CitizenViewer, Viewer
@@ -80,11 +81,15 @@ class Context:
         if not isinstance(viewer, CitizenViewer):
             return None
         if self._viewer_citizen_id is None:
-            row = await self.loaders.citizen_by_cpr.load(viewer.cpr.value)
-            self._viewer_citizen_id = row.id if row is not None else -1
-            if row is not None:
-                self.loaders.citizen.prime(row.id, row)
+            self.know_viewer_citizen(await self.loaders.citizen_by_cpr.load(viewer.cpr.value))
         return self._viewer_citizen_id if self._viewer_citizen_id != -1 else None
+
+    def know_viewer_citizen(self, row: CitizenRow | None) -> None:
+        """The signed-in citizen's row (None: the ledger has no record of them), read by CPR; the compiled read
+        path tells it too, so that a request it hands over to Strawberry does not read it again."""
+        self._viewer_citizen_id = row.id if row is not None else -1
+        if row is not None:
+            self.loaders.citizen.prime(row.id, row)
 
     async def can_see_citizen(self, citizen_id: int) -> bool:
         """A citizen sees only their own data; a caseworker sees everyone's (and is logged)."""

@@ -106,8 +106,12 @@ class UpstreamErrors(SchemaExtension):
         ctx = self.execution_context.context
         result = self.execution_context.result
         if result is not None and getattr(ctx, "upstream_unavailable", False):
-            error = GraphQLError(UPSTREAM_MARK, extensions={"code": ErrorCode.UPSTREAM_UNAVAILABLE.value})
-            result.errors = [*(result.errors or []), error]
+            result.errors = [*(result.errors or []), upstream_error()]
+
+
+def upstream_error() -> GraphQLError:
+    """The one top-level error of a request answered without Gældsstyrelsen (the compiled path's too)."""
+    return GraphQLError(UPSTREAM_MARK, extensions={"code": ErrorCode.UPSTREAM_UNAVAILABLE.value})
 
 
 class RequireOperationName(SchemaExtension):

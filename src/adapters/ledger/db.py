@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from adapters.ledger.fastread import FastReads
 
 
 def is_sqlite(url: str) -> bool:
@@ -62,9 +65,15 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
+        self.pool_size = pool_size
         self.engine = make_engine(url, pool_size=pool_size, echo=echo)
         self.read_engine = make_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
         self.sqlite = is_sqlite(url)
+
+    @cached_property
+    def fast(self) -> FastReads:
+        """The hot batched reads on the driver itself (``adapters.ledger.fastread``)."""
+        return FastReads(self)
 
     @property
     def engines(self) -> tuple[AsyncEngine, AsyncEngine]:
@@ -88,5 +97,7 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if "fast" in self.__dict__:
+            await self.fast.aclose()
         await self.engine.dispose()
         await self.read_engine.dispose()

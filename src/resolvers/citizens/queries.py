@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from adapters.ledger.queries import CitizenRow
 from gateway.domain.viewers import CitizenViewer
-from resolvers.citizens.types import Citizen
+from resolvers.citizens.types import NO_RECORD, Citizen
+from resolvers.common.mapping import Arguments, Related, Tables
 from resolvers.context import Info
 from resolvers.loaders.base import present
 
@@ -26,3 +28,14 @@ class CitizenQueries:
         if citizen_id is None:
             return Citizen.without_record(viewer)
         return Citizen.from_row(present(await ctx.loaders.citizen.load(citizen_id)))
+
+
+def _me(row: CitizenRow | None, viewer: CitizenViewer, _args: Arguments) -> tuple[int, str, str]:
+    """``me`` for a signed-in citizen: their row, or ``Citizen.without_record``'s values."""
+    if row is None:
+        return (NO_RECORD, viewer.cpr.value, viewer.name or "")
+    return row  # type: ignore[return-value]
+
+
+# The compiled read path (resolvers/common/mapping.py) runs only for citizens: the root's source is the viewer.
+COMPILED: Tables = {"Query": {"me": Related("citizen_by_cpr", lambda viewer: viewer.cpr.value, _me)}}

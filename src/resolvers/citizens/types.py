@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from operator import itemgetter
 
 import strawberry
 
-from adapters.ledger.queries import AccessLogRow, CitizenRow
+from adapters.ledger.fastread import CITIZEN_COLUMNS, position
+from adapters.ledger.queries import AccessLogRow, CitizenRow, ClaimRow
+from gateway.domain.claims import claim_status
 from gateway.domain.viewers import CitizenViewer
 from resolvers.citizens.notices import Notice, notices_for
 from resolvers.claims.prefetch import prefetch_claims
 from resolvers.claims.types import Claim, ClaimFilter
 from resolvers.common import ids
-from resolvers.common.types import Connection, Money, Node, check_page, money, paginate
+from resolvers.common.mapping import MAX_PAGE_SIZE, Arguments, Related, Tables, Value, column
+from resolvers.common.types import Connection, Money, Node, check_page, money, page_bounds, paginate
 from resolvers.context import Info
 from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
 from resolvers.plans.types import InstallmentPlan
@@ -129,3 +134,33 @@ class Citizen(Node):
     @strawberry.field(description="Reminders and warnings for this citizen (R6, R10, R13, R14, R15).")
     async def notices(self, info: Info) -> list[Notice]:
         return await notices_for(info.context, self.pk)
+
+
+# --- the compiled read path's view (resolvers/common/mapping.py): a citizen is its row, read by position ---------
+_ID, _CPR, _NAME = (position(CITIZEN_COLUMNS, c) for c in ("id", "cpr", "name"))
+
+
+def _page(args: Arguments) -> tuple[int, int]:
+    return page_bounds(args[MAX_PAGE_SIZE], args.get("first"), args.get("after"))
+
+
+def _claims_page(rows: Sequence[ClaimRow], _citizen: object, args: Arguments) -> Connection[ClaimRow]:
+    """``Citizen.claims`` over the rows, as the resolver pages its ``Claim`` objects."""
+    limit, offset = _page(args)
+    wanted = (args.get("filter") or {}).get("status")
+    if wanted:
+        rows = [r for r in rows if claim_status(r.outstanding_oere) == wanted]
+    return paginate(rows, limit, offset)
+
+
+COMPILED: Tables = {
+    "Citizen": {
+        "id": Value(lambda r: ids.encode("Citizen", r[_ID])),
+        "cpr": column(_CPR),
+        "name": column(_NAME),
+        "claims": Related("claims_by_citizen", itemgetter(_ID), _claims_page, check=_page),
+        "totalOutstanding": Related(
+            "claims_by_citizen", itemgetter(_ID), lambda rows, _c, _a: sum(max(r.outstanding_oere, 0) for r in rows)
+        ),
+    },
+}

@@ -14,7 +14,7 @@ import strawberry
 
 from gateway.domain.collection import CollectionStatus, marker, status_from_agency_state
 from resolvers.context import Context
-from resolvers.loaders.claims import CollectionLoader
+from resolvers.loaders.claims import CollectionLoader, States
 
 strawberry.enum(CollectionStatus, description="Whether Gældsstyrelsen holds the claim for collection (R14).")
 
@@ -35,7 +35,11 @@ def collection_view(status: CollectionStatus, since: date | None, return_reason:
 
 async def collection_of(ctx: Context, reference: str, citizen_pk: int) -> Collection:
     """The collection status of one of a citizen's claims, by its reference."""
-    states = await _loader(ctx).load(citizen_pk)
+    return collection_in(await collection_loader(ctx).load(citizen_pk), reference)
+
+
+def collection_in(states: States, reference: str) -> Collection:
+    """A claim's collection status in its citizen's states (None: Gældsstyrelsen could not be asked)."""
     state = states.get(reference) if states is not None else None
     if state is None:
         return collection_view(CollectionStatus.UNKNOWN, None, None)
@@ -46,12 +50,13 @@ async def collection_of(ctx: Context, reference: str, citizen_pk: int) -> Collec
 def warm(ctx: Context, citizen_pk: int) -> None:
     """Start the request's Gældsstyrelsen call for a citizen now, without waiting for it (the loader's cache keeps
     the future, and every later ``collection_of`` of the request awaits that same one)."""
-    _loader(ctx).load(citizen_pk)
+    collection_loader(ctx).load(citizen_pk)
 
 
-def _loader(ctx: Context) -> CollectionLoader:
-    return ctx.loaders.collection or ctx.loaders.start_collection(ctx.services.gaeldst, partial(_unavailable, ctx))
+def collection_loader(ctx: Context) -> CollectionLoader:
+    """The request's loader of Gældsstyrelsen's states, made on first use."""
+    return ctx.loaders.collection or ctx.loaders.start_collection(ctx.services.gaeldst, partial(unavailable, ctx))
 
 
-def _unavailable(ctx: Context) -> None:
+def unavailable(ctx: Context) -> None:
     ctx.upstream_unavailable = True  # one top-level UPSTREAM_UNAVAILABLE error for the request

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import partial
+from operator import attrgetter, itemgetter
 
 import strawberry
 
+from adapters.ledger.fastread import CLAIM_COLUMNS, DEPARTMENT_COLUMNS, position
 from adapters.ledger.queries import ClaimRow, DepartmentRow, EnrolmentRow, EntryRow, PlanRow
 from gateway.domain.claims import ClaimKind, ClaimStatus, EntryKind, claim_status, statement_lines
+from gateway.domain.claims import StatementLine as DomainLine
 from gateway.domain.installments import eligibility as claim_eligibility
-from resolvers.claims.collection import Collection, collection_of
+from resolvers.claims.collection import Collection, collection_in, collection_of
 from resolvers.common import ids
 from resolvers.common.contacts import ContactDetails, PhoneHours, Weekday
 from resolvers.common.errors import UserErrorCode
 from resolvers.common.lazy import LazyNode
+from resolvers.common.mapping import Related, Tables, Value, column
 from resolvers.common.types import Money, Node, money
 from resolvers.context import Context, Info
 from resolvers.loaders.base import present
@@ -42,15 +47,12 @@ class Department(Node):
 
     @classmethod
     def from_row(cls, r: DepartmentRow) -> Department:
-        hours = [PhoneHours(weekday=Weekday(h["weekday"]), opens=h["opens"], closes=h["closes"]) for h in r.phone_hours]
-        return cls(
-            id=strawberry.ID(ids.encode("Department", r.id)),
-            code=r.code,
-            name=r.name,
-            contact=ContactDetails(
-                name=r.name, phone=r.phone, email=r.email, address=r.address, web=r.web, phone_hours=hours
-            ),
-        )
+        return cls(id=strawberry.ID(ids.encode("Department", r.id)), code=r.code, name=r.name, contact=contact_of(r))
+
+
+def contact_of(r: DepartmentRow) -> ContactDetails:
+    hours = [PhoneHours(weekday=Weekday(h["weekday"]), opens=h["opens"], closes=h["closes"]) for h in r.phone_hours]
+    return ContactDetails(name=r.name, phone=r.phone, email=r.email, address=r.address, web=r.web, phone_hours=hours)
 
 
 @strawberry.type(description="One posting on a claim's statement (kontoudtog), with the balance after it.")
@@ -175,8 +177,13 @@ class Claim(Node):
         )
 
 
+def lines_of(rows: Sequence[EntryRow]) -> list[DomainLine]:
+    """A claim's entries, in posting order, as statement lines with the balance after each."""
+    return statement_lines((r.id, r.posted_on, r.kind, r.text, r.amount_oere) for r in rows)
+
+
 def build_statement(rows: Sequence[EntryRow]) -> Statement:
-    lines = statement_lines((r.id, r.posted_on, r.kind, r.text, r.amount_oere) for r in rows)
+    lines = lines_of(rows)
     return Statement(
         lines=[
             StatementLine(
@@ -201,3 +208,47 @@ async def load_claims(info: Info, claim_ids: Iterable[int]) -> list[Claim]:
 async def live_plan_id(ctx: Context, claim_pk: int) -> int | None:
     rows = await ctx.loaders.live_plan_by_claim.load(claim_pk)
     return rows[0].plan_id if rows else None
+
+
+# --- the compiled read path's view of these types (resolvers/common/mapping.py) ---------------------------------
+# Sources: a claim or department row read by position (adapters.ledger.fastread's columns), a statement as its
+# domain lines, an amount as its øre. Each field here is what ``from_row``/``build_statement`` above make of it.
+_C = partial(position, CLAIM_COLUMNS)
+_D = partial(position, DEPARTMENT_COLUMNS)
+_CLAIM_ID, _CLAIM_OUT, _CLAIM_REF, _CLAIM_KIND = _C("id"), _C("outstanding_oere"), _C("reference"), _C("kind")
+
+COMPILED: Tables = {
+    "Claim": {
+        "id": Value(lambda r: ids.encode("Claim", r[_CLAIM_ID])),
+        "reference": column(_CLAIM_REF),
+        "title": column(_C("title")),
+        "kind": Value(lambda r: ClaimKind(r[_CLAIM_KIND])),
+        "issuedOn": column(_C("issued_on")),
+        "dueOn": column(_C("due_on")),
+        "originalAmount": column(_C("original_amount_oere")),
+        "outstanding": column(_CLAIM_OUT),
+        "status": Value(lambda r: claim_status(r[_CLAIM_OUT])),
+        "sender": Related("department", itemgetter(_C("department_id")), lambda row, _r, _a: present(row)),
+        "statement": Related("entries_by_claim", itemgetter(_CLAIM_ID), lambda rows, _r, _a: lines_of(rows)),
+        "collection": Related(
+            "collection", itemgetter(_C("citizen_id")), lambda states, r, _a: collection_in(states, r[_CLAIM_REF])
+        ),
+    },
+    "Department": {
+        "id": Value(lambda r: ids.encode("Department", r[0])),
+        "code": column(_D("code")),
+        "name": column(_D("name")),
+        "contact": Value(contact_of),
+    },
+    "Statement": {
+        "lines": Value(lambda lines: lines),
+        "balance": Value(lambda lines: lines[-1].balance_after_oere if lines else 0),
+    },
+    "StatementLine": {
+        "postedOn": Value(attrgetter("posted_on")),
+        "kind": Value(lambda ln: EntryKind(ln.kind)),
+        "text": Value(attrgetter("text")),
+        "amount": Value(attrgetter("amount_oere")),
+        "balanceAfter": Value(attrgetter("balance_after_oere")),
+    },
+}

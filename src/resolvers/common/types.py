@@ -10,6 +10,7 @@ import strawberry
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.money import CURRENCY, format_dkk, to_decimal_string
 from resolvers.common import ids
+from resolvers.common.mapping import Tables, Value
 from resolvers.context import Info
 
 T = TypeVar("T")
@@ -31,6 +32,17 @@ class Money:
 
 def money(oere: int) -> Money:
     return Money(amount_oere=oere, amount=to_decimal_string(oere), currency=CURRENCY, formatted=format_dkk(oere))
+
+
+# The compiled read path holds an amount as its øre and formats only the fields asked for (resolvers/common/mapping.py).
+COMPILED: Tables = {
+    "Money": {
+        "amountOere": Value(lambda oere: oere),
+        "amount": Value(to_decimal_string),
+        "currency": Value(lambda _oere: CURRENCY),
+        "formatted": Value(format_dkk),
+    },
+}
 
 
 @strawberry.type
@@ -60,7 +72,11 @@ DEFAULT_PAGE = 100
 
 def check_page(info: Info, first: int | None, after: str | None) -> tuple[int, int]:
     """The page size and offset asked for, checked against the configured maximum page size."""
-    limit = info.context.services.settings.max_page_size
+    return page_bounds(info.context.services.settings.max_page_size, first, after)
+
+
+def page_bounds(limit: int, first: int | None, after: str | None) -> tuple[int, int]:
+    """``check_page`` with the maximum page size given (the compiled read path has no ``Info``)."""
     if first is None:
         first = min(DEFAULT_PAGE, limit)
     if first < 0 or first > limit:

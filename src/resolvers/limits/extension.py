@@ -43,7 +43,7 @@ from resolvers.limits.cost import CostModel, operation_cost
 from resolvers.limits.shape import Shape, ShapeLimits, analyse
 
 # What Strawberry's own validation adds to graphql-core's rules (strawberry.schema.schema.validate_document).
-_STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (MaybeNullValidationRule, OneOfInputValidationRule)
+STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (MaybeNullValidationRule, OneOfInputValidationRule)
 _SUGGESTION = re.compile(r" Did you mean .*$", re.DOTALL)
 _VALIDATION_CACHE_SIZE = 256
 
@@ -170,7 +170,7 @@ class QueryLimits(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None:
-            rules = (*ctx.validation_rules, *_STRAWBERRY_RULES)
+            rules = (*ctx.validation_rules, *STRAWBERRY_RULES)
             if not self.shows_schema:
                 rules = (*rules, NoSchemaIntrospectionCustomRule)
             check = _check if _is_large(ctx.query, self.config.max_cached_document_bytes) else _cached_check

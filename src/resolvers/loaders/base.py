@@ -7,7 +7,7 @@ types; aiodataloader does the batching and the per-request cache.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -18,6 +18,16 @@ from adapters.ledger.queries import BatchQuery
 K = TypeVar("K")
 R = TypeVar("R")
 
+# A batched read that takes only the keys (``adapters.ledger.fastread``: it has its own connections).
+KeyedQuery = Callable[[Sequence[K]], Awaitable[list[R]]]
+
+
+async def _rows(loader: RowByKey[K, R] | RowsByKey[K, R], keys: list[K]) -> list[R]:
+    if loader.keyed is not None:
+        return await loader.keyed(keys)
+    async with loader.db.read() as conn:
+        return await loader.fetch(conn, keys)  # type: ignore[misc]
+
 
 class RowByKey(DataLoader[K, R | None]):
     """One row per key, None where the ledger has none."""
@@ -25,15 +35,16 @@ class RowByKey(DataLoader[K, R | None]):
     def __init__(
         self,
         db: Database,
-        fetch: BatchQuery[K, R],
+        fetch: BatchQuery[K, R] | None,
         key: Callable[[R], K | None],
+        *,
+        keyed: KeyedQuery[K, R] | None = None,
     ) -> None:
         super().__init__()
-        self.db, self.fetch, self.key = db, fetch, key
+        self.db, self.fetch, self.key, self.keyed = db, fetch, key, keyed
 
     async def batch_load_fn(self, keys: list[K]) -> list[R | None]:
-        async with self.db.read() as conn:
-            rows = await self.fetch(conn, keys)
+        rows = await _rows(self, keys)
         key = self.key
         by_key = {key(r): r for r in rows}
         return [by_key.get(k) for k in keys]
@@ -45,15 +56,16 @@ class RowsByKey(DataLoader[K, list[R]]):
     def __init__(
         self,
         db: Database,
-        fetch: BatchQuery[K, R],
+        fetch: BatchQuery[K, R] | None,
         key: Callable[[R], K | None],
+        *,
+        keyed: KeyedQuery[K, R] | None = None,
     ) -> None:
         super().__init__()
-        self.db, self.fetch, self.key = db, fetch, key
+        self.db, self.fetch, self.key, self.keyed = db, fetch, key, keyed
 
     async def batch_load_fn(self, keys: list[K]) -> list[list[R]]:
-        async with self.db.read() as conn:
-            rows = await self.fetch(conn, keys)
+        rows = await _rows(self, keys)
         key = self.key
         grouped: defaultdict[K | None, list[R]] = defaultdict(list)
         for r in rows:

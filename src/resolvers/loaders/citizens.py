@@ -25,7 +25,7 @@ class CitizenLoaders:
     @cached_property
     def citizen_by_cpr(self) -> RowByKey[str, CitizenRow]:
         """Keyed by the CPR number's ten digits: never logged, never in an ID."""
-        return RowByKey(self.db, q.citizens_by_cprs, lambda r: r.cpr)
+        return RowByKey(self.db, None, lambda r: r.cpr, keyed=self.db.fast.citizens_by_cprs)
 
     @cached_property
     def access_log_by_citizen(self) -> RowsByKey[int, AccessLogRow]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import structlog
@@ -35,14 +35,23 @@ class CollectionLoader(DataLoader[int, States]):
 
     async def batch_load_fn(self, citizen_pks: list[int]) -> list[States]:
         claims = await self.claims_by_citizen.load_many(citizen_pks)
-        references = [c.reference for rows in claims for c in rows]
-        try:
-            states = await self.gaeldst.fetch_states(references) if references else {}
-        except GaeldstUnavailable as exc:
-            log.warning("gaeldst.unavailable", reason=exc.reason, claims=len(references))
-            self.on_unavailable()
-            return [None] * len(citizen_pks)
-        return [{c.reference: states[c.reference] for c in rows if c.reference in states} for rows in claims]
+        return await collection_states(self.gaeldst, claims, self.on_unavailable)
+
+
+async def collection_states(
+    gaeldst: GaeldstClient, claims: Sequence[Sequence[ClaimRow]], on_unavailable: Callable[[], None]
+) -> list[States]:
+    """Each citizen's states from one upstream call for all their claims (``claims``: each citizen's rows); every
+    citizen gets None and ``on_unavailable`` is called when Gældsstyrelsen cannot be asked. The compiled read
+    path (``resolvers.compiled``) calls this too."""
+    references = [c.reference for rows in claims for c in rows]
+    try:
+        states = await gaeldst.fetch_states(references) if references else {}
+    except GaeldstUnavailable as exc:
+        log.warning("gaeldst.unavailable", reason=exc.reason, claims=len(references))
+        on_unavailable()
+        return [None] * len(claims)
+    return [{c.reference: states[c.reference] for c in rows if c.reference in states} for rows in claims]
 
 
 class ClaimLoaders:
@@ -56,16 +65,16 @@ class ClaimLoaders:
     @cached_property
     def claims_by_citizen(self) -> RowsByKey[int, ClaimRow]:
         """A citizen's claims with their outstanding amounts, oldest due date first."""
-        return RowsByKey(self.db, q.claims_by_citizen_ids, lambda r: r.citizen_id)
+        return RowsByKey(self.db, None, lambda r: r.citizen_id, keyed=self.db.fast.claims_by_citizen_ids)
 
     @cached_property
     def department(self) -> RowByKey[int, DepartmentRow]:
-        return RowByKey(self.db, q.departments_by_ids, lambda r: r.id)
+        return RowByKey(self.db, None, lambda r: r.id, keyed=self.db.fast.departments_by_ids)
 
     @cached_property
     def entries_by_claim(self) -> RowsByKey[int, EntryRow]:
         """A claim's statement entries, in posting order."""
-        return RowsByKey(self.db, q.entries_by_claim_ids, lambda r: r.claim_id)
+        return RowsByKey(self.db, None, lambda r: r.claim_id, keyed=self.db.fast.entries_by_claim_ids)
 
     def start_collection(self, gaeldst: GaeldstClient, on_unavailable: Callable[[], None]) -> CollectionLoader:
         """Gældsstyrelsen's view, made with the request's client and what to do when it cannot be asked (the one
