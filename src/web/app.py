@@ -6,6 +6,7 @@ in Danish (English by a switch), on the public GraphQL API only (``web.api``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -26,7 +27,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.settings import Settings
-from web import i18n, session
+from web import i18n, pages, session
 from web.api import Api, ApiError, Result, SignedOut, set_client_address
 
 log = structlog.get_logger(__name__)
@@ -114,6 +115,9 @@ class WebApp:
             "fmt_datetime": lambda v: i18n.fmt_datetime(v, lang),
             "fmt_money": lambda v: i18n.fmt_money(v, lang),
             "fmt_weekday": lambda v: i18n.fmt_weekday(v, lang),
+            "fmt_oere": lambda v: i18n.fmt_oere(v, lang),
+            "label": lambda kind, value: i18n.label(kind, value, lang),
+            "errors": {},
             "fmt_cpr": i18n.fmt_cpr,
             "dev_signin": self.dev_tokens is not None,
         }
@@ -230,8 +234,29 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
     def page(path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = True) -> Route:
         return Route(path, _guarded(web, handler, signed_in=signed_in), methods=list(methods))
 
+    def journey(handler: Callable[[WebApp, Request], Awaitable[Response]]) -> Handler:
+        return functools.partial(handler, web)
+
     routes: list[Any] = [
         page("/", web.overview),
+        page("/betal", journey(pages.pay_page)),
+        page("/betal", journey(pages.start_payment), methods=("POST",)),
+        page("/betaling/retur", journey(pages.payment_return)),
+        page("/betalinger", journey(pages.payments_page)),
+        page("/betalinger/{id}", journey(pages.payment_page)),
+        page("/afdragsordning", journey(pages.plan_page)),
+        page("/afdragsordning", journey(pages.create_plan), methods=("POST",)),
+        page("/afdragsordninger", journey(pages.plans_page)),
+        page("/afdragsordninger/{id}", journey(pages.plan_detail_page)),
+        page("/afdragsordninger/{id}/annuller", journey(pages.cancel_plan), methods=("POST",)),
+        page("/automatisk-betaling", journey(pages.automatic_page)),
+        page("/automatisk-betaling/ny", journey(pages.enrol_page)),
+        page("/automatisk-betaling/ny", journey(pages.enrol), methods=("POST",)),
+        page("/automatisk-betaling/retur", journey(pages.enrol_return)),
+        page("/automatisk-betaling/{id}/stop", journey(pages.stop_automatic), methods=("POST",)),
+        page("/beskeder", journey(pages.notices_page)),
+        page("/kontakt", journey(pages.contacts_page), signed_in=False),
+        page("/indsigt", journey(pages.access_log_page)),
         page("/log-ind", web.sign_in_page, signed_in=False),
         page("/log-ud", web.sign_out, methods=("POST",), signed_in=False),
         Route("/sprog/{lang}", web.switch_language),

@@ -129,7 +129,264 @@ ENGLISH: Final[dict[str, str]] = {
     "Ingen beskeder.": "No notices.",
     "Læs mere": "Read more",
     "Vigtigt": "Important",
+    # payments
+    "Hvilke krav vil du betale?": "Which claims do you want to pay?",
+    "Du kan også betale krav, der er sendt til inddrivelse hos Gældsstyrelsen. Gældsstyrelsens inddrivelsesomkostninger betales til Gældsstyrelsen.": (
+        "You can also pay claims sent for collection to the Danish Debt Collection Agency. The agency's collection "
+        "costs are paid to the agency."
+    ),
+    "I alt for de valgte krav": "Total for the chosen claims",
+    "Hvordan vil du betale?": "How do you want to pay?",
+    "Betalingskort": "Payment card",
+    "Du bliver sendt videre til betalingsudbyderen og kommer tilbage hertil bagefter.": (
+        "You will be sent to the payment provider and brought back here afterwards."
+    ),
+    "Gå til betaling": "Go to payment",
+    "Tilbage til overblikket": "Back to the overview",
+    "Vælg mindst ét krav, du vil betale.": "Choose at least one claim to pay.",
+    "Vælg, hvordan du vil betale.": "Choose how you want to pay.",
+    "Din betaling": "Your payment",
+    "Betalingen er gennemført": "The payment is complete",
+    "Betalingen er godkendt og bliver nu gennemført.": "The payment is approved and is being completed.",
+    "Betalingen er ikke gennemført endnu.": "The payment is not complete yet.",
+    "Opdater status": "Refresh the status",
+    "Betalingen blev ikke gennemført": "The payment was not completed",
+    "Der er ikke trukket penge.": "No money has been taken.",
+    "Prøv igen fra dit overblik": "Try again from your overview",
+    "Betalingsmåde": "Payment method",
+    "Startet": "Started",
+    "Gennemført": "Completed",
+    "Krav": "Claims",
+    "Sådan er pengene fordelt": "How the money was allocated",
+    "Del": "Part",
+    "Alle betalinger": "All payments",
+    "Du har ikke betalt noget her endnu.": "You have not paid anything here yet.",
+    # installment plans
+    "Du betaler mindst 350,00 kr. om måneden. Gælden skal som udgangspunkt være betalt inden for 18 måneder; en længere afdragsordning kræver en individuel vurdering fra Betalingskontoret.": (
+        "You pay at least DKK 350.00 a month. The debt should normally be paid within 18 months; a longer plan "
+        "needs an individual assessment by the Payments Office."
+    ),
+    "Vælg krav til afdragsordningen": "Choose the claims for the plan",
+    "Sæt flueben ved de krav, der skal med, og tryk Fortsæt.": "Tick the claims to include and press Continue.",
+    "Du har ingen krav, der kan komme i en afdragsordning.": "You have no claims that can go into a plan.",
+    "Krav, der ikke kan komme i en afdragsordning": "Claims that cannot go into a plan",
+    "sendt til inddrivelse hos Gældsstyrelsen; kontakt Gældsstyrelsen.": (
+        "sent for collection to the Danish Debt Collection Agency; contact the agency."
+    ),
+    "er allerede i en afdragsordning.": "is already in a plan.",
+    "kan ikke komme i en afdragsordning lige nu.": "cannot go into a plan right now.",
+    "Hvor meget vil du betale om måneden?": "How much do you want to pay each month?",
+    "Gæld i afdragsordningen": "Debt in the plan",
+    "Mindste beløb om måneden": "Smallest monthly amount",
+    "Betalt inden for 18 måneder fra": "Paid within 18 months from",
+    "om måneden": "a month",
+    "Antal måneder ved mindste beløb": "Months at the smallest amount",
+    "Eksempler på beløb og varighed": "Examples of amounts and durations",
+    "Om måneden": "Monthly",
+    "Måneder": "Months",
+    "Beløb om måneden (kr.)": "Amount each month (DKK)",
+    "Mindst 350,00 kr., f.eks. 500 eller 750,50.": "At least DKK 350.00, for example 500 or 750.50.",
+    "Betalingsdag i måneden": "Day of the month to pay",
+    "Vælg en dag i måneden mellem 1 og 28.": "Choose a day of the month from 1 to 28.",
+    "Vælg mindst ét krav til afdragsordningen.": "Choose at least one claim for the plan.",
+    "Fortsæt": "Continue",
+    "Beregn igen": "Calculate again",
+    "Din afdragsordning": "Your installment plan",
+    "Antal måneder": "Number of months",
+    "I alt": "Total",
+    "Fremtidige renter på beboerindskudslån, der påløber efter afdragsordningen er oprettet, indgår ikke i afdragsordningen.": (
+        "Future interest on a resident deposit loan that accrues after the plan is created is not part of the plan."
+    ),
+    "Se betalingsplanen": "See the payment schedule",
+    "Betalingsplan": "Payment schedule",
+    "Rate": "Instalment",
+    "Individuel vurdering": "Individual assessment",
+    "Afdragsordningen varer mere end 18 måneder. Du kan bede Betalingskontoret om en individuel vurdering; indtil den er lavet, venter afdragsordningen på godkendelse.": (
+        "The plan lasts more than 18 months. You can ask the Payments Office for an individual assessment; until it "
+        "is made, the plan waits for approval."
+    ),
+    "Hvorfor har du brug for en længere afdragsordning?": "Why do you need a longer plan?",
+    "Skriv, hvorfor du har brug for en længere afdragsordning.": "Write why you need a longer plan.",
+    "Betingelser": "Terms",
+    "Betingelser for afdragsordning med Randers Kommune: Du betaler det aftalte beløb hver måned på den valgte dag, til gælden er betalt. Betaler du ikke en rate senest 14 dage efter forfaldsdatoen, ophører afdragsordningen (misligholdelse), og hele restgælden forfalder til betaling; den kan sendes til inddrivelse hos Gældsstyrelsen. Har du ikke tilmeldt automatisk betaling, får du en opkrævning i Digital Post. Du kan til enhver tid betale mere eller hele restgælden.": (
+        "Terms of an installment plan with Randers Municipality: you pay the agreed amount every month on the chosen "
+        "day until the debt is paid. If an instalment is not paid within 14 days of its due date, the plan ends "
+        "(default) and the whole remaining debt falls due; it may be sent for collection to the Danish Debt "
+        "Collection Agency. Without automatic payment you receive a payment slip in Digital Post. You can always pay "
+        "more, or the whole remaining debt."
+    ),
+    "Version": "Version",
+    "Jeg accepterer betingelserne": "I accept the terms",
+    "Du skal acceptere betingelserne for at oprette afdragsordningen.": "You must accept the terms to create the plan.",
+    "Send anmodning om individuel vurdering": "Ask for an individual assessment",
+    "Du har ingen afdragsordninger.": "You have no installment plans.",
+    "i": "for",
+    "måneder": "months",
+    "Næste betaling": "Next payment",
+    "Afdragsordning": "Installment plan",
+    "Din anmodning om en individuel vurdering er sendt til Betalingskontoret.": (
+        "Your request for an individual assessment has been sent to the Payments Office."
+    ),
+    "Din afdragsordning er oprettet.": "Your installment plan has been created.",
+    "Betingelser accepteret": "Terms accepted",
+    "Ikke tilmeldt: du får en opkrævning i Digital Post.": "Not enrolled: you receive a payment slip in Digital Post.",
+    "Tilmeld afdragsordningen automatisk betaling": "Enrol the plan in automatic payment",
+    "Betales via": "Paid by",
+    "Annuller afdragsordningen": "Cancel the plan",
+    "Annullerer du, er kravene igen fri, og hele restgælden skal betales.": (
+        "If you cancel, the claims are free again and the whole remaining debt must be paid."
+    ),
+    "Alle afdragsordninger": "All installment plans",
+    # automatic payment
+    "Din tilmelding er modtaget.": "Your enrolment has been received.",
+    "Husk at der kan gå lidt tid med Betalingsservice, inden det træder i kraft. Indtil da får du en opkrævning; tjek din digitale postkasse.": (
+        "Betalingsservice can take a while to take effect. Until then you receive a payment slip; check your Digital "
+        "Post."
+    ),
+    "Når du har tilmeldt dine regninger eller din afdragsordning, sker betalingerne automatisk fra den konto, du har valgt, med Betalingsservice eller et MobilePay-abonnement.": (
+        "Once your bills or your plan are enrolled, payments are made automatically from the account you chose, by "
+        "Betalingsservice or a MobilePay subscription."
+    ),
+    "Dine tilmeldinger": "Your enrolments",
+    "Du har ingen tilmeldinger.": "You have no enrolments.",
+    "Indtil tilmeldingen er aktiv, får du en opkrævning i Digital Post.": (
+        "Until the enrolment is active, you receive a payment slip in Digital Post."
+    ),
+    "Godkend aftalen i MobilePay": "Approve the agreement in MobilePay",
+    "Stop automatisk betaling": "Stop automatic payment",
+    "Du har ingen afdragsordninger eller regninger, der kan tilmeldes.": "You have no plans or bills that can be enrolled.",
+    "Regninger (vælg herunder)": "Bills (choose below)",
+    "Hvad skal betales automatisk?": "What should be paid automatically?",
+    "Regninger": "Bills",
+    "Kun hvis du har valgt regninger ovenfor. Krav, der er sendt til inddrivelse, kan ikke tilmeldes.": (
+        "Only if you chose bills above. Claims sent for collection cannot be enrolled."
+    ),
+    "Hvordan skal der betales?": "How should it be paid?",
+    "MobilePay-abonnement": "MobilePay subscription",
+    "Betalingsservice kan tage lidt tid om at træde i kraft; indtil da får du en opkrævning i Digital Post.": (
+        "Betalingsservice can take a while to take effect; until then you receive a payment slip in Digital Post."
+    ),
+    "Hvilken MobilePay-konto skal pengene trækkes fra?": "Which MobilePay account should the money come from?",
+    "Kun for MobilePay-abonnement. Du bekræfter aftalen i MobilePay bagefter.": (
+        "Only for a MobilePay subscription. You confirm the agreement in MobilePay afterwards."
+    ),
+    "Tilmeld": "Enrol",
+    "Annuller": "Cancel",
+    "Vælg Betalingsservice eller MobilePay-abonnement.": "Choose Betalingsservice or a MobilePay subscription.",
+    "Vælg, hvad der skal betales automatisk.": "Choose what should be paid automatically.",
+    "Vælg mindst én regning.": "Choose at least one bill.",
+    # contacts, access log
+    "Har du spørgsmål til en regning, skal du kontakte den afdeling, der står som afsender. Har du brug for hjælp til Mit betalingsoverblik, så kontakt Betalingskontoret.": (
+        "Questions about a bill go to the department named as its sender. For help with My payment overview, "
+        "contact the Payments Office."
+    ),
+    "Krav, der er sendt til inddrivelse (markeret med *), og Gældsstyrelsens inddrivelsesomkostninger: kontakt Gældsstyrelsen.": (
+        "Claims sent for collection (marked *) and the agency's collection costs: contact the Danish Debt "
+        "Collection Agency."
+    ),
+    "Afdelinger, der sender regninger": "Departments that send bills",
+    "Her kan du se, hvornår du selv, Betalingskontorets sagsbehandlere og systemet har set eller ændret dine oplysninger.": (
+        "Here you can see when you, the Payments Office's caseworkers and the system looked at or changed your "
+        "information."
+    ),
+    "Ingen har set dine data endnu.": "Nobody has looked at your data yet.",
+    "registreringer, nyeste først": "entries, newest first",
+    "Tidspunkt": "Time",
+    "Hvem": "Who",
+    "Hvad": "What",
+    "Ældre registreringer": "Older entries",
+    "Nyeste registreringer": "Newest entries",
+    # labels of the API's values
+    "Afventer godkendelse": "Awaiting approval",
+    "Godkendt, behandles": "Approved, being processed",
+    "Mislykkedes": "Failed",
+    "Annulleret": "Cancelled",
+    "Udløbet": "Expired",
+    "Afventer": "Pending",
+    "Aktiv": "Active",
+    "Afvist": "Rejected",
+    "Stoppet": "Stopped",
+    "Afventer individuel vurdering": "Awaiting an individual assessment",
+    "Afsluttet": "Completed",
+    "Misligholdt": "Defaulted",
+    "Modtilbud fra Betalingskontoret": "Counter-offer from the Payments Office",
+    "Planlagt": "Scheduled",
+    "Opkrævet": "Invoiced",
+    "Ikke betalt": "Not paid",
+    "Opkrævning i Digital Post": "Payment slip in Digital Post",
+    "Hos betalingsudbyderen": "At the payment provider",
+    "Trukket": "Collected",
+    "Sagsbehandler": "Caseworker",
+    "Dig selv": "You",
+    "Systemet": "The system",
+    "Gebyrer": "Fees",
+    "Renter": "Interest",
+    "Hovedstol": "Principal",
+    "Betalingsservice": "Betalingsservice",
+    "MobilePay": "MobilePay",
 }
+
+
+# Enum values of the API, as the page names them (Danish; English through ENGLISH like every other text).
+LABELS: Final[dict[str, dict[str, str]]] = {
+    "PaymentStatus": {
+        "CREATED": "Afventer godkendelse",
+        "AUTHORIZED": "Godkendt, behandles",
+        "CAPTURED": "Gennemført",
+        "FAILED": "Mislykkedes",
+        "CANCELLED": "Annulleret",
+        "EXPIRED": "Udløbet",
+    },
+    "PaymentKind": {"CARD": "Betalingskort", "MOBILEPAY": "MobilePay"},
+    "PaymentMethodKind": {"BETALINGSSERVICE": "Betalingsservice", "MOBILEPAY_SUBSCRIPTION": "MobilePay-abonnement"},
+    "PaymentMethodStatus": {
+        "PENDING": "Afventer",
+        "ACTIVE": "Aktiv",
+        "REJECTED": "Afvist",
+        "STOPPED": "Stoppet",
+        "EXPIRED": "Udløbet",
+    },
+    "InstallmentPlanStatus": {
+        "PENDING_APPROVAL": "Afventer individuel vurdering",
+        "ACTIVE": "Aktiv",
+        "COMPLETED": "Afsluttet",
+        "DEFAULTED": "Misligholdt",
+        "CANCELLED": "Annulleret",
+        "COUNTER_OFFERED": "Modtilbud fra Betalingskontoret",
+        "REJECTED": "Afvist",
+    },
+    "InstallmentStatus": {
+        "SCHEDULED": "Planlagt",
+        "INVOICED": "Opkrævet",
+        "PAID": "Betalt",
+        "MISSED": "Ikke betalt",
+        "CANCELLED": "Annulleret",
+    },
+    "InstallmentChannel": {"AUTOMATIC": "Automatisk betaling", "INVOICE": "Opkrævning i Digital Post"},
+    "DrawChannel": {
+        "MOBILEPAY_SUBSCRIPTION": "MobilePay-abonnement",
+        "BETALINGSSERVICE": "Betalingsservice",
+        "INVOICE": "Opkrævning i Digital Post",
+    },
+    "DrawStatus": {
+        "SCHEDULED": "Planlagt",
+        "PENDING": "Hos betalingsudbyderen",
+        "CHARGED": "Trukket",
+        "FAILED": "Mislykkedes",
+        "CANCELLED": "Annulleret",
+        "INVOICED": "Opkrævet",
+    },
+    "ActorKind": {"CASEWORKER": "Sagsbehandler", "CITIZEN": "Dig selv", "SYSTEM": "Systemet"},
+    "AllocationComponent": {"FEE": "Gebyrer", "INTEREST": "Renter", "PRINCIPAL": "Hovedstol"},
+}
+
+
+def label(kind: str, value: str | None, language: str) -> str:
+    """The page's name for an API enum value, in the visitor's language (the value itself if unknown)."""
+    if value is None:
+        return ""
+    text = LABELS.get(kind, {}).get(value, value)
+    return translator(language)(text)
 
 
 def language_of(conn: HTTPConnection) -> str:
@@ -167,6 +424,11 @@ def fmt_money(amount: str | None, language: str) -> str:
     if amount is None:
         return ""
     return format_currency(Decimal(amount), "DKK", locale=_locale(language))
+
+
+def fmt_oere(oere: int, language: str) -> str:
+    """An amount in integer øre, in the visitor's locale."""
+    return format_currency(Decimal(oere).scaleb(-2), "DKK", locale=_locale(language))
 
 
 _WEEKDAYS: Final = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")

@@ -200,6 +200,13 @@ def end(request: HTTPConnection) -> Session:
     return session
 
 
+def remember_payment(request: HTTPConnection, payment_id: str) -> None:
+    """The payment the citizen is sent to the provider for: where ``/betaling/retur`` leads back to."""
+    s = current(request)
+    s.payment_id = payment_id
+    s.dirty = True
+
+
 def cookie_secure(request: HTTPConnection) -> bool:
     """Whether this request's cookies get ``Secure`` (the language cookie follows the session cookie)."""
     cookies: SessionCookies = request.scope["state"]["session_cookies"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from pathlib import Path
@@ -197,14 +198,35 @@ async def test_production_without_a_session_secret_serves_no_page(migrated: str,
         assert response.status_code == 404
 
 
-def test_every_text_of_the_templates_has_an_english_translation() -> None:
-    templates = Path(i18n.__file__).parent / "templates"
+def _page_texts() -> set[str]:
+    """Every Danish text the page shows: ``_("...")`` in the templates, the navigation's labels, the labels of the
+    API's values, and the messages the routes put next to fields (``errors[...] = "..."``)."""
+    web_dir = Path(i18n.__file__).parent
     texts: set[str] = set()
-    for path in templates.glob("*.html"):
-        texts |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', path.read_text()))
-        texts |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", path.read_text()))
-        # Labels passed through variables: ("/path", "Label") pairs in the navigation.
-        texts |= set(re.findall(r'\("/[^"]*", "([^"]+)"\)', path.read_text()))
+    for path in (web_dir / "templates").glob("*.html"):
+        source = path.read_text()
+        texts |= set(re.findall(r'_\(\s*"([^"]+)"\s*\)', source))
+        texts |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", source))
+        texts |= set(re.findall(r'\("/[^"]*", "([^"]+)"\)', source))
+    texts |= {text for values in i18n.LABELS.values() for text in values.values()}
+    for path in web_dir.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                target = node.targets[0]
+                if isinstance(target, ast.Subscript) and getattr(target.value, "id", "") == "errors":
+                    texts.add(node.value.value)
+            if isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value in ("udloebet", "logget-ud", "cpr") for k in node.keys
+            ):
+                texts |= {v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+    return texts
+
+
+def test_every_text_of_the_page_has_an_english_translation() -> None:
+    texts = _page_texts()
+    assert "Vælg mindst ét krav, du vil betale." in texts  # the collection reaches the routes' messages
+    assert "Du er logget ud." in texts
     missing = sorted(t for t in texts if t not in i18n.ENGLISH)
     assert not missing, missing
 
