@@ -244,3 +244,59 @@ def _cookie_value(api: Api, s: session.Session) -> str:
     request = Request({"type": "http", "headers": [(b"host", b"127.0.0.1:8000")], "scheme": "http", "path": "/"})
     header = session.SessionCookies(secret, development=True).header(request, s)
     return header.split(";")[0].removeprefix(session.COOKIE_NAME + "=")
+
+
+def test_the_page_sends_only_trusted_documents_by_id() -> None:
+    from gateway.trusted_documents import trusted_documents
+    from web.documents import Documents
+
+    documents = Documents()
+    registry = trusted_documents()
+    used = set(re.findall(r'"(Web[A-Za-z]+)"', (Path(i18n.__file__).parent / "pages.py").read_text()))
+    used |= set(re.findall(r'"(Web[A-Za-z]+)"', (Path(i18n.__file__).parent / "app.py").read_text()))
+    assert used and used <= documents.names()
+    for name in documents.names():
+        body = documents.request_body(name, {})
+        assert set(body) == {"documentId", "variables"}  # never the text
+        trusted = registry.by_id(body["documentId"])
+        assert trusted is not None and trusted.operation_name == name
+
+
+async def test_the_page_works_where_citizens_may_send_only_trusted_documents(
+    migrated: str, gaeldst_sim: ThreadedServer
+) -> None:
+    async with build_api(
+        migrated,
+        gaeldst_sim,
+        environment="production",
+        auth_secret="production-key-" + "k" * 40,
+        payments_webhook_secret="production-webhook-secret",
+        web_session_secret="production-session-secret",
+        trusted_documents_only_for_citizens=True,
+    ) as prod:
+        # Any other query of a citizen is refused here ...
+        refused = await prod.gql("{ me { name } }", citizen=ANNA)
+        assert refused["errors"][0]["extensions"]["code"] == "TRUSTED_DOCUMENT_REQUIRED"
+        # ... and the page, signed in (production has no development sign-in: the cookie is made here), works.
+        token = issue_token(prod.settings, citizen_cpr=ANNA)
+        s = session.Session(token=token, expires_at=int(time.time()) + 600, name="Anna Jensen")
+        secret = session_secret(prod.settings)
+        assert secret is not None
+        request = Request({"type": "http", "headers": [(b"host", b"borger.test")], "scheme": "https", "path": "/"})
+        cookie = session.SessionCookies(secret, development=False).header(request, s).split(";")[0]
+        transport = httpx.ASGITransport(app=prod.app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://borger.test") as client:
+            for path in (
+                "/",
+                "/betal",
+                "/afdragsordning",
+                "/afdragsordninger",
+                "/automatisk-betaling",
+                "/beskeder",
+                "/kontakt",
+                "/indsigt",
+                "/betalinger",
+            ):
+                page = await client.get(path, headers={"Cookie": cookie})
+                assert page.status_code == 200, (path, page.text[-500:])
+            assert "150780-4321" in (await client.get("/", headers={"Cookie": cookie})).text
