@@ -202,7 +202,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and callspec.params.get("database_url") == "postgres"
-        in_browser = "chromium" in getattr(item, "fixturenames", ())
+        in_browser = bool({"chromium", "firefox"} & set(getattr(item, "fixturenames", ())))
         if on_postgres and in_browser and item.get_closest_marker("both_databases") is None:
             drop.append(item)
         else:
