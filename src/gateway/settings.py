@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     invoice_lead_bank_days: int = Field(default=10, ge=1, le=30)
     draw_retry_days: int = Field(default=3, ge=0, le=14)
     plan_default_grace_days: int = Field(default=14, ge=0, le=90)
+    # Caseworkers' work queue PENDING_ENROLMENTS (issue 12): a Betalingsservice enrolment still PENDING after this
+    # many days needs a look (the bank usually confirms a mandate within days; docs/caseworkers.md).
+    queue_enrolment_pending_days: int = Field(default=14, ge=0, le=365)
     worker_interval_seconds: float = Field(default=60.0, gt=0)
     # One-off payments (docs/api.md): how the status poll treats open payments.
     payments_poll_batch_size: int = Field(default=200, ge=1, le=5000)
@@ -177,6 +180,14 @@ class Settings(BaseSettings):
         if self.is_development and not (self.auth_jwks_url or self.auth_public_key):
             return DEV_SECRET
         return None
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key of keyset cursors' query fingerprints (a citizen search by CPR must not carry a digest anyone
+        could reverse): the pseudonym key, else the HS256 key, so that every gateway process accepts the others'."""
+        if self.identity_pseudonym_key is not None:
+            return self.identity_pseudonym_key.get_secret_value().encode()
+        return (self.signing_secret or "").encode()
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite+aiosqlite:///"

@@ -8,6 +8,7 @@ import strawberry
 import structlog
 from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -15,12 +16,16 @@ from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.i18n import Language, translate
 from gateway.settings import Settings
+from resolvers.caseworkers.portfolio import PortfolioQueries
 from resolvers.caseworkers.queries import CaseworkerItemQueries, CaseworkerQueries
+from resolvers.caseworkers.search import SearchQueries
+from resolvers.caseworkers.workqueues import WorkQueueQueries
 from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
 from resolvers.claims.types import Claim, Department
 from resolvers.common.permissions import CaseworkerCanAct, CitizenOrCaseworkerCanAct
+from resolvers.common.types import SCALARS
 from resolvers.context import Info
 from resolvers.limits import BoundedParserCache, LimitsConfig, QueryLimits, count_list_objects
 from resolvers.node import MAX_NODES, NodeQueries
@@ -55,7 +60,17 @@ UPSTREAM_MARK = "UPSTREAM_UNAVAILABLE"
 # The root query from the domain packages' root fields, in the order the published schema lists them.
 Query = merge_types(
     "Query",
-    (NodeQueries, CitizenQueries, CaseworkerQueries, ContactsQueries, PlanQueries, CaseworkerItemQueries),
+    (
+        NodeQueries,
+        CitizenQueries,
+        CaseworkerQueries,
+        ContactsQueries,
+        PlanQueries,
+        CaseworkerItemQueries,
+        PortfolioQueries,
+        WorkQueueQueries,
+        SearchQueries,
+    ),
 )
 
 
@@ -147,6 +162,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALARS),
         types=[
             Citizen,
             Claim,

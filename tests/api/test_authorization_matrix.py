@@ -477,6 +477,32 @@ ROWS: list[Row] = [
         ),
         one_id("CaseworkerItem"),
     ),
+    # --- the caseworker's workplace (issue 12): reading only ---
+    Row(
+        "portfolio",
+        "query($from: Date!, $to: Date!) { portfolio { claims { count outstanding { amountOere } byDepartment "
+        "{ count } } plans { byStatus { status count } } installments(from: $from, to: $to) { due { count } } "
+        "enrolments { byKindAndStatus { count } } payments { byStatus { count } } } }",
+        "portfolio",
+        # Figures only: no citizen in them, so nothing is logged.
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=DATA, reader=DATA),
+        lambda w, v: {"from": today().isoformat(), "to": (today() + timedelta(days=90)).isoformat()},
+    ),
+    Row(
+        "workQueue",
+        "query($f: WorkQueueFilter) { workQueue(queue: AWAITING_ASSESSMENT, filter: $f, first: 5) { totalCount "
+        "nodes { citizen { id name maskedCpr } installmentPlan { id } } } }",
+        "workQueue",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
+        lambda w, v: {"f": {"citizenId": w.ids["Citizen"]}},
+    ),
+    Row(
+        "searchCitizens",
+        "query($cpr: String!) { searchCitizens(by: CPR, text: $cpr, first: 5) { nodes { id name maskedCpr } } }",
+        "searchCitizens",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=LOGGED),
+        lambda w, v: {"cpr": ANNA},
+    ),
     # --- every Node type, through node(id:) and nodes(ids:) ---
     *(
         Row(

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Protocol, TypeVar
 from typing import cast as typed
 
-from sqlalchemy import BigInteger, cast, func, select
+from sqlalchemy import BigInteger, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
@@ -504,10 +504,11 @@ async def installments_by_plan_ids(conn: AsyncConnection, plan_ids: Sequence[int
     return typed("list[InstallmentRow]", list(await conn.execute(stmt)))
 
 
-async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[PaidIntoPlanRow]:
-    """Per plan, what was paid on its claims since the plan was made (payments are negative entries)."""
+def paid_into_plans_select() -> Select[tuple[int, int]]:
+    """Per plan, what was paid on its claims since the plan was made (payments are negative entries): the
+    statement for every plan, narrowed by the caller (here to some plans; the caseworkers' aggregates join it)."""
     e = _entries
-    stmt = (
+    return (
         select(
             _plan_claims.c.plan_id,
             cast(-func.sum(e.c.amount_oere), BigInteger).label("paid_oere"),
@@ -517,9 +518,13 @@ async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> lis
                 e, e.c.claim_id == _plan_claims.c.claim_id
             )
         )
-        .where(_plan_claims.c.plan_id.in_(plan_ids), e.c.kind == "PAYMENT", e.c.created_at >= _plans.c.created_at)
+        .where(e.c.kind == "PAYMENT", e.c.created_at >= _plans.c.created_at)
         .group_by(_plan_claims.c.plan_id)
     )
+
+
+async def paid_into_plans(conn: AsyncConnection, plan_ids: Sequence[int]) -> list[PaidIntoPlanRow]:
+    stmt = paid_into_plans_select().where(_plan_claims.c.plan_id.in_(plan_ids))
     return typed("list[PaidIntoPlanRow]", list(await conn.execute(stmt)))
 
 

@@ -58,6 +58,12 @@ class Cpr:
         return f"{self._value[:6]}-{self._value[6:]}"
 
     @property
+    def masked(self) -> str:
+        """How lists show a citizen (issue 12): the birth date and ``-xxxx`` (DDMMYY-xxxx); the full number only
+        on the single-citizen view."""
+        return f"{self._value[:6]}-xxxx"
+
+    @property
     def birth_date(self) -> date:
         v = self._value
         yy = int(v[4:6])

@@ -31,6 +31,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOT_FOUND": ("Det efterspurgte findes ikke.", "The requested object does not exist."),
     "INVALID_ID": ("ID'et er ugyldigt.", "The ID is not valid."),
     "INVALID_CURSOR": ("Cursoren er ugyldig.", "The cursor is not valid."),
+    "CURSOR_FROM_ANOTHER_QUERY": (
+        "Cursoren hører til en anden forespørgsel (et andet felt, en anden kø eller andre filtre).",
+        "The cursor belongs to another query (another field, queue or filter).",
+    ),
+    "INVALID_PERIOD": (
+        "Perioden er ugyldig: 'from' skal ligge før eller på 'to', og højst {max_days} dage i alt.",
+        "The period is not valid: 'from' must be on or before 'to', and at most {max_days} days in all.",
+    ),
+    "INVALID_DATE_RANGE": (
+        "'from' skal ligge før eller på 'to', begge mellem {first} og {last}.",
+        "'from' must be on or before 'to', both from {first} to {last}.",
+    ),
+    "INVALID_SEARCH_TEXT": (
+        "Søgeteksten er ugyldig: {min}–{max} tegn.",
+        "The search text is not valid: {min}–{max} characters.",
+    ),
     "INVALID_FIRST": (
         "'first' skal være mellem 0 og {max}.",
         "'first' must be between 0 and {max}.",

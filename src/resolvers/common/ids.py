@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
 
 NODE_TYPES = frozenset(
     {
@@ -71,6 +74,53 @@ def decode_cursor(cursor: str) -> int:
     if prefix != "o" or not _is_ascii_number(value, 9):
         raise InvalidGlobalId()
     return int(value)
+
+
+class CursorFromAnotherQuery(ValueError):
+    """A well-formed cursor that another query (another field, or other arguments) handed out."""
+
+
+_KEYSET = "k"
+
+
+def query_scope(key: bytes, *parts: object) -> str:
+    """A short keyed fingerprint of a query (its field and the arguments that decide its order and filter): a
+    keyset cursor carries it, so that a cursor is only accepted by the query that handed it out. Keyed, so that it
+    cannot be reversed to the arguments (a CPR searched for)."""
+    return hmac.new(key, repr(parts).encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def encode_keyset_cursor(scope: str, position: Sequence[str | int]) -> str:
+    """An opaque cursor: the query's scope and the last item's position in its order (keyset paging)."""
+    raw = "|".join([_KEYSET, scope, *(str(p) for p in position)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_keyset_cursor(cursor: str, scope: str, size: int) -> list[str]:
+    """The position a keyset cursor of this query holds. Raises InvalidGlobalId for what is no cursor of ours,
+    CursorFromAnotherQuery for one of another query (also an offset cursor of another connection)."""
+    if not cursor or len(cursor) > 300:
+        raise InvalidGlobalId()
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidGlobalId() from None
+    parts = raw.split("|")
+    if parts[0] != _KEYSET:
+        decode_cursor(cursor)  # an offset cursor is another connection's; anything else is no cursor at all
+        raise CursorFromAnotherQuery()
+    if len(parts) < 2:
+        raise InvalidGlobalId()
+    if parts[1] != scope:
+        raise CursorFromAnotherQuery()
+    if len(parts) != size + 2:
+        raise InvalidGlobalId()
+    return parts[2:]
+
+
+def key_or_none(text: str) -> int | None:
+    """A ledger key (0 to 18 digits, as in a global ID), or None."""
+    return int(text) if text == "0" or _is_ascii_number(text, 18) else None
 
 
 def _is_ascii_number(text: str, max_length: int) -> bool:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, NewType, TypeVar
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.money import CURRENCY, format_dkk, to_decimal_string
@@ -45,6 +46,35 @@ COMPILED: Tables = {
 }
 
 
+# GraphQL's Int is 32-bit (at most 21,474,836.47 DKK as øre); a sum over a whole portfolio passes that. BigInt is
+# an integer serialized as a string of digits (any size; JSON numbers above 2^53 lose precision in JavaScript).
+# Registered with the schema through ``SCALARS`` (``StrawberryConfig.scalar_map``).
+BigInt = NewType("BigInt", int)
+SCALARS: dict[object, ScalarDefinition] = {
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        serialize=str,
+        parse_value=int,
+        description="An integer of any size, serialized as a string of ASCII digits with an optional leading minus "
+        '(e.g. "12345678901234"): sums over many amounts, which would overflow Int.',
+    )
+}
+
+
+@strawberry.type(description="A sum of money that may exceed Int (portfolio totals). Never a float.")
+class MoneyTotal:
+    amount_oere: BigInt = strawberry.field(description="The sum in øre, as a BigInt (a string of digits).")
+    amount: str = strawberry.field(description='Decimal string in kroner, e.g. "123456789.50".')
+    currency: str = strawberry.field(description="ISO 4217 currency code (always DKK).")
+    formatted: str = strawberry.field(description='Danish display form, e.g. "123.456.789,50 kr.".')
+
+
+def money_total(oere: int) -> MoneyTotal:
+    return MoneyTotal(
+        amount_oere=BigInt(oere), amount=to_decimal_string(oere), currency=CURRENCY, formatted=format_dkk(oere)
+    )
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -70,6 +100,19 @@ class Connection(Generic[T]):
 DEFAULT_PAGE = 100
 
 
+def check_first(info: Info, first: int | None) -> int:
+    """The page size asked for (default 100), checked against the configured maximum page size."""
+    return first_bounds(info.context.services.settings.max_page_size, first)
+
+
+def first_bounds(limit: int, first: int | None) -> int:
+    if first is None:
+        first = min(DEFAULT_PAGE, limit)
+    if first < 0 or first > limit:
+        raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_FIRST", max=limit)
+    return first
+
+
 def check_page(info: Info, first: int | None, after: str | None) -> tuple[int, int]:
     """The page size and offset asked for, checked against the configured maximum page size."""
     return page_bounds(info.context.services.settings.max_page_size, first, after)
@@ -77,10 +120,7 @@ def check_page(info: Info, first: int | None, after: str | None) -> tuple[int, i
 
 def page_bounds(limit: int, first: int | None, after: str | None) -> tuple[int, int]:
     """``check_page`` with the maximum page size given (the compiled read path has no ``Info``)."""
-    if first is None:
-        first = min(DEFAULT_PAGE, limit)
-    if first < 0 or first > limit:
-        raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_FIRST", max=limit)
+    first = first_bounds(limit, first)
     offset = 0
     if after is not None:
         try:
@@ -88,6 +128,28 @@ def page_bounds(limit: int, first: int | None, after: str | None) -> tuple[int, 
         except ids.InvalidGlobalId:
             raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_CURSOR") from None
     return first, offset
+
+
+def decode_keyset(after: str | None, scope: str, size: int) -> list[str] | None:
+    """The position a keyset cursor holds for the query ``scope`` (``ids.query_scope``), with the specific error
+    when it is no cursor (``INVALID_CURSOR``) or another query's (``CURSOR_FROM_ANOTHER_QUERY``)."""
+    if after is None:
+        return None
+    try:
+        return ids.decode_keyset_cursor(after, scope, size)
+    except ids.CursorFromAnotherQuery:
+        raise GatewayError(ErrorCode.BAD_USER_INPUT, "CURSOR_FROM_ANOTHER_QUERY") from None
+    except ids.InvalidGlobalId:
+        raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_CURSOR") from None
+
+
+def keyset_page_info(edges: Sequence[Edge[Any]], has_next: bool, after: str | None) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
 
 
 def paginate(items: Sequence[T], first: int, offset: int) -> Connection[T]:

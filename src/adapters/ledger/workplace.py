@@ -1,0 +1,464 @@
+"""The caseworkers' reads over the whole ledger (issue 12): the portfolio's aggregates, the work queues' pages
+and citizen search.
+
+Every figure is computed by the database (GROUP BY, SUM, a window function for what has been paid on each
+installment), never by loading ledger rows into Python: each function is one statement whose answer is a handful
+of group rows or one page. Sums are cast to BIGINT (PostgreSQL's SUM(bigint) is NUMERIC), so amounts stay Python
+ints; a sum over the whole ledger does not fit GraphQL's 32-bit Int, which the GraphQL layer deals with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+from typing import cast as typed
+
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.ledger import models as m
+from adapters.ledger.queries import CitizenRow, paid_into_plans_select
+
+_citizens = m.table(m.Citizen)
+_claims = m.table(m.Claim)
+_entries = m.table(m.LedgerEntry)
+_plans = m.table(m.InstallmentPlan)
+_plan_claims = m.table(m.PlanClaim)
+_installments = m.table(m.Installment)
+_draws = m.table(m.Draw)
+_enrolments = m.table(m.Enrolment)
+_payments = m.table(m.Payment)
+
+# Plans whose installments fall due (were or are in force): not one waiting for approval, not a cancelled one.
+IN_FORCE = ("ACTIVE", "COMPLETED", "DEFAULTED")
+DRAW_IN_PROGRESS = ("SCHEDULED", "PENDING")
+INSTALLMENT_MEASURES = (
+    "due",
+    "drawn",
+    "invoiced",
+    "missed",
+    "overdue",
+)  # the provider is collecting it (and retries a failed attempt)
+
+
+def _total(column: Any) -> ColumnElement[int]:
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+# --- the portfolio ---------------------------------------------------------------------------------------
+
+
+class ClaimTotalRow(Protocol):
+    @property
+    def department_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def claims(self) -> int: ...
+    @property
+    def outstanding_oere(self) -> int: ...
+
+
+class StatusTotalRow(Protocol):
+    """A count, and a sum where the thing has an amount (0 otherwise), per status (and kind, for enrolments)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def amount_oere(self) -> int: ...
+
+
+class InstallmentTotalsRow(Protocol):
+    """Per measure (due, drawn, invoiced, missed, overdue): ``<measure>_count`` and ``<measure>_oere``."""
+
+    def __getattr__(self, name: str) -> int: ...
+
+
+async def open_claim_totals(conn: AsyncConnection) -> list[ClaimTotalRow]:
+    """Open claims (outstanding above zero), counted and summed per department and kind: each claim's outstanding
+    amount is the sum of its entries, grouped in the database; what comes back is one row per (department, kind)."""
+    per_claim = (
+        select(_entries.c.claim_id, func.sum(_entries.c.amount_oere).label("outstanding"))
+        .group_by(_entries.c.claim_id)
+        .having(func.sum(_entries.c.amount_oere) > 0)
+        .subquery()
+    )
+    stmt = (
+        select(
+            _claims.c.department_id,
+            _claims.c.kind,
+            func.count().label("claims"),
+            _total(per_claim.c.outstanding).label("outstanding_oere"),
+        )
+        .select_from(per_claim.join(_claims, _claims.c.id == per_claim.c.claim_id))
+        .group_by(_claims.c.department_id, _claims.c.kind)
+        .order_by(_claims.c.department_id, _claims.c.kind)
+    )
+    return typed("list[ClaimTotalRow]", list(await conn.execute(stmt)))
+
+
+async def plan_totals(conn: AsyncConnection) -> list[StatusTotalRow]:
+    """Plans per status, with the sum of their principals."""
+    stmt = (
+        select(
+            literal("PLAN").label("kind"),
+            _plans.c.status,
+            func.count().label("count"),
+            _total(_plans.c.principal_oere).label("amount_oere"),
+        )
+        .group_by(_plans.c.status)
+        .order_by(_plans.c.status)
+    )
+    return typed("list[StatusTotalRow]", list(await conn.execute(stmt)))
+
+
+async def enrolment_totals(conn: AsyncConnection) -> list[StatusTotalRow]:
+    stmt = (
+        select(
+            _enrolments.c.kind,
+            _enrolments.c.status,
+            func.count().label("count"),
+            literal(0).label("amount_oere"),
+        )
+        .group_by(_enrolments.c.kind, _enrolments.c.status)
+        .order_by(_enrolments.c.kind, _enrolments.c.status)
+    )
+    return typed("list[StatusTotalRow]", list(await conn.execute(stmt)))
+
+
+async def payment_totals(conn: AsyncConnection) -> list[StatusTotalRow]:
+    stmt = (
+        select(
+            literal("PAYMENT").label("kind"),
+            _payments.c.status,
+            func.count().label("count"),
+            _total(_payments.c.amount_oere).label("amount_oere"),
+        )
+        .group_by(_payments.c.status)
+        .order_by(_payments.c.status)
+    )
+    return typed("list[StatusTotalRow]", list(await conn.execute(stmt)))
+
+
+def installment_lines(today: date, *, due_between: tuple[date, date] | None = None) -> Any:
+    """Every installment of a plan in force with what is still unpaid on it and its draw, and whether it is
+    *missed* (its automatic draw failed) or *overdue* (its date passed unpaid, with no draw being taken and none
+    failed): together the installments ``gateway.domain.installments.installment_status`` calls MISSED.
+
+    What has been paid on a plan's claims since it was made fills its installments in order (as
+    ``installments_paid``): an installment's unpaid part is its running total minus what was paid, between 0 and
+    its amount — a window function over the plan's installments, so nothing is spread in Python. The window needs
+    a plan's earlier installments too, so ``due_between`` narrows to the plans with an installment in the period
+    (the caller still filters the lines)."""
+    paid = paid_into_plans_select().subquery()
+    i, p, d = _installments, _plans, _draws
+    plans_in_scope = [p.c.status.in_(IN_FORCE)]
+    if due_between is not None:
+        inner = _installments.alias("in_period")
+        plans_in_scope.append(p.c.id.in_(select(inner.c.plan_id).where(inner.c.due_on.between(*due_between))))
+    running = (
+        select(
+            i.c.id,
+            i.c.plan_id,
+            p.c.citizen_id,
+            p.c.status.label("plan_status"),
+            i.c.due_on,
+            i.c.amount_oere,
+            (
+                func.sum(i.c.amount_oere).over(partition_by=i.c.plan_id, order_by=i.c.number)
+                - func.coalesce(paid.c.paid_oere, 0)
+            ).label("owed_through"),
+        )
+        .select_from(i.join(p, p.c.id == i.c.plan_id).outerjoin(paid, paid.c.plan_id == i.c.plan_id))
+        .where(*plans_in_scope)
+        .subquery()
+    )
+    r = running.c
+    unpaid = case((r.owed_through <= 0, 0), (r.owed_through >= r.amount_oere, r.amount_oere), else_=r.owed_through)
+    active_unpaid = and_(r.plan_status == "ACTIVE", unpaid > 0)
+    missed = and_(active_unpaid, d.c.status == "FAILED")
+    overdue = and_(
+        active_unpaid,
+        r.due_on < today,
+        or_(d.c.status.is_(None), d.c.status.not_in(("FAILED", *DRAW_IN_PROGRESS))),
+    )
+    return (
+        select(
+            r.id,
+            r.plan_id,
+            r.citizen_id,
+            r.due_on,
+            r.amount_oere,
+            cast(unpaid, BigInteger).label("unpaid_oere"),
+            d.c.id.label("draw_id"),
+            d.c.status.label("draw_status"),
+            d.c.channel.label("draw_channel"),
+            d.c.amount_oere.label("draw_amount_oere"),
+            missed.label("missed"),
+            overdue.label("overdue"),
+        )
+        .select_from(running.outerjoin(d, d.c.installment_id == r.id))
+        .subquery()
+    )
+
+
+async def installment_totals(conn: AsyncConnection, *, start: date, end: date, today: date) -> InstallmentTotalsRow:
+    """Installments falling due from ``start`` to ``end`` (inclusive): due (of plans in force), drawn (an
+    automatic draw CHARGED), invoiced (an invoice sent), missed and overdue (the unpaid part) — counts and sums."""
+    lines = installment_lines(today, due_between=(start, end))
+    c = lines.c
+    in_period = c.due_on.between(start, end)
+    drawn = and_(c.draw_status == "CHARGED", c.draw_channel != "INVOICE")
+    invoiced = c.draw_channel == "INVOICE"
+
+    def measure(name: str, condition: Any, amount: Any) -> list[Any]:
+        return [
+            func.count(case((condition, 1))).label(f"{name}_count"),
+            _total(case((condition, amount), else_=0)).label(f"{name}_oere"),
+        ]
+
+    measures = {
+        "due": (literal(True), c.amount_oere),
+        "drawn": (drawn, c.draw_amount_oere),
+        "invoiced": (invoiced, c.draw_amount_oere),
+        "missed": (c.missed, c.unpaid_oere),
+        "overdue": (c.overdue, c.unpaid_oere),
+    }
+    assert tuple(measures) == INSTALLMENT_MEASURES
+    stmt = select(*(col for name, (cond, amount) in measures.items() for col in measure(name, cond, amount))).where(
+        in_period
+    )
+    return typed("InstallmentTotalsRow", (await conn.execute(stmt)).one())
+
+
+# --- work queues -----------------------------------------------------------------------------------------
+
+
+class Queue(StrEnum):
+    """Betalingskontoret's work queues (GraphQL's ``WorkQueue``)."""
+
+    AWAITING_ASSESSMENT = "AWAITING_ASSESSMENT"  # plans waiting for an individual assessment
+    MISSED_INSTALLMENTS = "MISSED_INSTALLMENTS"  # installments of active plans missed or overdue
+    PENDING_ENROLMENTS = "PENDING_ENROLMENTS"  # Betalingsservice enrolments pending longer than the setting
+    CLAIMS_AT_COLLECTION = "CLAIMS_AT_COLLECTION"  # a plan held a claim that Gældsstyrelsen took (R14)
+    DEFAULTED_PLANS = "DEFAULTED_PLANS"  # lapsed (misligholdt) plans
+    FAILED_PAYMENTS = "FAILED_PAYMENTS"  # one-off payments that ended FAILED
+    FAILED_DRAWS = "FAILED_DRAWS"  # automatic draws that failed after the provider's retries
+
+
+# Queues ordered by a date (an installment's or a draw's due date); the others by a timestamp.
+DATE_ORDERED = frozenset({Queue.MISSED_INSTALLMENTS, Queue.FAILED_DRAWS})
+
+
+class QueueItemRow(Protocol):
+    """One item of a work queue: its position (``since``, ``key1``, ``key2``), whose it is, and what it is about."""
+
+    @property
+    def since(self) -> datetime | date: ...
+    @property
+    def key1(self) -> int: ...
+    @property
+    def key2(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def plan_id(self) -> int | None: ...
+    @property
+    def installment_id(self) -> int | None: ...
+    @property
+    def draw_id(self) -> int | None: ...
+    @property
+    def payment_id(self) -> int | None: ...
+    @property
+    def enrolment_id(self) -> int | None: ...
+    @property
+    def claim_id(self) -> int | None: ...
+    @property
+    def amount_oere(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    queue: Queue
+    today: date
+    pending_before: datetime  # PENDING_ENROLMENTS: requested before this
+    citizen_id: int | None = None
+    since_from: datetime | date | None = None  # inclusive
+    since_until: datetime | date | None = None  # exclusive
+
+
+def _none() -> ColumnElement[Any]:
+    return cast(null(), BigInteger)
+
+
+def _item(
+    since: Any,
+    key1: Any,
+    citizen_id: Any,
+    *,
+    key2: Any = None,
+    plan_id: Any = None,
+    installment_id: Any = None,
+    draw_id: Any = None,
+    payment_id: Any = None,
+    enrolment_id: Any = None,
+    claim_id: Any = None,
+    amount_oere: Any = None,
+) -> list[Any]:
+    """The columns every queue selects, in one shape."""
+    values = {
+        "since": since,
+        "key1": key1,
+        "key2": key2 if key2 is not None else literal(0),
+        "citizen_id": citizen_id,
+        "plan_id": plan_id,
+        "installment_id": installment_id,
+        "draw_id": draw_id,
+        "payment_id": payment_id,
+        "enrolment_id": enrolment_id,
+        "claim_id": claim_id,
+        "amount_oere": amount_oere,
+    }
+    return [(v if v is not None else _none()).label(k) for k, v in values.items()]
+
+
+def _queue_select(q: QueueQuery) -> Select[Any]:
+    p, d, e, pay, pc = _plans, _draws, _enrolments, _payments, _plan_claims
+    match q.queue:
+        case Queue.AWAITING_ASSESSMENT:
+            cols = _item(p.c.created_at, p.c.id, p.c.citizen_id, plan_id=p.c.id, amount_oere=p.c.principal_oere)
+            return select(*cols).where(p.c.status == "PENDING_APPROVAL")
+        case Queue.MISSED_INSTALLMENTS:
+            lines = installment_lines(q.today)
+            c = lines.c
+            cols = _item(
+                c.due_on,
+                c.id,
+                c.citizen_id,
+                plan_id=c.plan_id,
+                installment_id=c.id,
+                draw_id=c.draw_id,
+                amount_oere=c.unpaid_oere,
+            )
+            return select(*cols).where(or_(c.missed, c.overdue))
+        case Queue.PENDING_ENROLMENTS:
+            cols = _item(e.c.requested_at, e.c.id, e.c.citizen_id, plan_id=e.c.plan_id, enrolment_id=e.c.id)
+            return select(*cols).where(
+                e.c.kind == "BETALINGSSERVICE", e.c.status == "PENDING", e.c.requested_at < q.pending_before
+            )
+        case Queue.CLAIMS_AT_COLLECTION:
+            cols = _item(
+                pc.c.left_at,
+                pc.c.plan_id,
+                p.c.citizen_id,
+                key2=pc.c.claim_id,
+                plan_id=pc.c.plan_id,
+                claim_id=pc.c.claim_id,
+                amount_oere=pc.c.outstanding_oere,
+            )
+            return (
+                select(*cols)
+                .select_from(pc.join(p, p.c.id == pc.c.plan_id))
+                .where(pc.c.left_reason == "AT_COLLECTION", pc.c.left_at.is_not(None))
+            )
+        case Queue.DEFAULTED_PLANS:
+            cols = _item(p.c.ended_at, p.c.id, p.c.citizen_id, plan_id=p.c.id, amount_oere=p.c.principal_oere)
+            return select(*cols).where(p.c.status == "DEFAULTED", p.c.ended_at.is_not(None))
+        case Queue.FAILED_PAYMENTS:
+            cols = _item(
+                pay.c.updated_at, pay.c.id, pay.c.citizen_id, payment_id=pay.c.id, amount_oere=pay.c.amount_oere
+            )
+            return select(*cols).where(pay.c.status == "FAILED")
+        case Queue.FAILED_DRAWS:
+            cols = _item(
+                d.c.due_on,
+                d.c.id,
+                d.c.citizen_id,
+                plan_id=d.c.plan_id,
+                installment_id=d.c.installment_id,
+                draw_id=d.c.id,
+                enrolment_id=d.c.enrolment_id,
+                claim_id=d.c.claim_id,
+                amount_oere=d.c.amount_oere,
+            )
+            return select(*cols).where(d.c.status == "FAILED")
+
+
+def _filtered(q: QueueQuery) -> Any:
+    items = _queue_select(q).subquery()
+    conditions = []
+    if q.citizen_id is not None:
+        conditions.append(items.c.citizen_id == q.citizen_id)
+    if q.since_from is not None:
+        conditions.append(items.c.since >= q.since_from)
+    if q.since_until is not None:
+        conditions.append(items.c.since < q.since_until)
+    return items, conditions
+
+
+async def queue_page(
+    conn: AsyncConnection, q: QueueQuery, *, after: tuple[datetime | date, int, int] | None, limit: int
+) -> list[QueueItemRow]:
+    """A page of the queue, oldest first, after the position ``after`` (keyset paging: items added or removed
+    elsewhere never shift a page)."""
+    items, conditions = _filtered(q)
+    c = items.c
+    if after is not None:
+        since, k1, k2 = after
+        conditions.append(
+            or_(
+                c.since > since,
+                and_(c.since == since, or_(c.key1 > k1, and_(c.key1 == k1, c.key2 > k2))),
+            )
+        )
+    stmt = select(items).where(*conditions).order_by(c.since, c.key1, c.key2).limit(limit)
+    return typed("list[QueueItemRow]", list(await conn.execute(stmt)))
+
+
+async def queue_count(conn: AsyncConnection, q: QueueQuery) -> int:
+    items, conditions = _filtered(q)
+    return int((await conn.execute(select(func.count()).select_from(items).where(*conditions))).scalar_one())
+
+
+# --- search ----------------------------------------------------------------------------------------------
+
+
+class SearchBy(StrEnum):
+    CPR = "CPR"
+    NAME = "NAME"
+    CLAIM_REFERENCE = "CLAIM_REFERENCE"
+
+
+def _like_escaped(fragment: str) -> str:
+    return fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_condition(by: SearchBy, text: str) -> Any:
+    c = _citizens.c
+    match by:
+        case SearchBy.CPR:
+            return c.cpr == text
+        case SearchBy.NAME:
+            return func.lower(c.name).like(f"%{_like_escaped(text.lower())}%", escape="\\")
+        case SearchBy.CLAIM_REFERENCE:
+            return c.id.in_(select(_claims.c.citizen_id).where(_claims.c.reference == text))
+
+
+async def search_citizens(
+    conn: AsyncConnection, by: SearchBy, text: str, *, after_id: int, limit: int
+) -> list[CitizenRow]:
+    """Citizens matching ``text`` (an exact CPR, a fragment of the name, an exact claim reference), by id."""
+    c = _citizens.c
+    stmt = select(c.id, c.cpr, c.name).where(_search_condition(by, text), c.id > after_id).order_by(c.id).limit(limit)
+    return typed("list[CitizenRow]", list(await conn.execute(stmt)))
+
+
+async def count_search_citizens(conn: AsyncConnection, by: SearchBy, text: str) -> int:
+    stmt = select(func.count()).select_from(_citizens).where(_search_condition(by, text))
+    return int((await conn.execute(stmt)).scalar_one())
