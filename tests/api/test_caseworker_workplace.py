@@ -24,6 +24,7 @@ from sqlalchemy import func, insert, select
 from adapters.ledger import models as m
 from adapters.ledger.seed.demo import demo_document
 from gateway.domain.clock import today, utcnow
+from gateway.trusted_documents import trusted_documents
 from resolvers.common import ids
 from tests.api.test_overview import codes
 from tests.conftest import ANNA, DAVID, Api
@@ -627,3 +628,31 @@ async def test_an_edited_cursor_is_refused_not_an_internal_error(api: Api, world
     for far in ({"to": "9999-12-31"}, {"from": "0001-01-01"}):
         body = await api.gql(QUEUE, {"queue": "FAILED_PAYMENTS", "filter": far}, caseworker=CASEWORKER)
         assert codes(body) == ["BAD_USER_INPUT"], body
+
+
+async def test_the_trusted_documents_of_the_workplace_run_by_id(api: Api, world: World) -> None:
+    """The caseworker dashboard's documents (src/gateway/trusted_documents/caseworker_*.graphql), named by id."""
+    token = api.token(caseworker=CASEWORKER, read_only=True)
+    anna = {"citizenId": ids.encode("Citizen", world.anna)}
+    for name, variables, check in (
+        ("CaseworkerPortfolio", period(), lambda d: d["portfolio"]["installments"]["missed"]["count"] == 1),
+        (
+            "CaseworkerWorkQueue",
+            {"queue": "MISSED_INSTALLMENTS", "filter": anna},
+            lambda d: d["workQueue"]["totalCount"] == 2,
+        ),
+        (
+            "CaseworkerSearchCitizens",
+            {"by": "CPR", "text": ANNA},
+            lambda d: d["searchCitizens"]["nodes"][0]["maskedCpr"] == "150780-xxxx",
+        ),
+    ):
+        document = trusted_documents().by_operation_name(name)
+        assert document is not None, name
+        response = await api.client.post(
+            "/graphql",
+            json={"documentId": document.document_id, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        assert "errors" not in body and check(body["data"]), body
