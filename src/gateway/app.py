@@ -1,12 +1,21 @@
 """The ASGI application, built by ``create_app`` from explicit settings (no hidden globals): the GraphQL
-endpoint, the payment provider's webhooks, health checks and GraphiQL's assets, behind the body limits and
-security headers of ``gateway.http_edge``."""
+endpoint, the payment provider's webhooks, health checks, ``/metrics`` and GraphiQL's assets, behind the body
+limits and security headers of ``gateway.http_edge`` (and the request's trace span when tracing is on).
+
+Health: ``/healthz`` says the process answers; ``/readyz`` that it should be sent requests: the database answers
+and is at the latest migration, and the process is not draining (after SIGTERM, ``GATEWAY_HTTP_DRAIN_SECONDS``
+of 503 before the server stops accepting). It reports the upstreams' breaker states without failing on them:
+the gateway answers without Gældsstyrelsen (claims' collection status unknown) and without the provider.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from types import FrameType
 from typing import Any
 
 import structlog
@@ -23,8 +32,10 @@ from gateway.graphiql import ASSETS_PATH, assets_dir
 from gateway.graphql_view import GatewayGraphQL
 from gateway.http_edge import BodyLimit, SecurityHeaders
 from gateway.logging import configure_logging
+from gateway.metrics import metrics_endpoint, process_exiting
 from gateway.services import Services, build_services
 from gateway.settings import Settings
+from gateway.tracing import instrument_asgi
 from gateway.webhooks import payments_webhook_endpoint
 from gateway.worker import Worker
 from web.api import Api
@@ -34,6 +45,41 @@ from web.documents import Documents
 __all__ = ["Services", "build_services", "create_app"]
 
 log = structlog.get_logger(__name__)
+
+
+class Drain:
+    """This process is going away: /readyz says so while requests are still served, so that a load balancer
+    takes it out of rotation before the server stops accepting connections."""
+
+    def __init__(self) -> None:
+        self.draining = asyncio.Event()
+
+    def install(self, seconds: float) -> Callable[[], None]:
+        """Wrap the server's SIGTERM handler (uvicorn's, which starts its graceful shutdown): the first SIGTERM
+        starts draining and hands the signal on ``seconds`` later. Only in the main thread (a server in a thread
+        of a test has no signals); returns the function that puts the handler back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            return lambda: None
+        loop = asyncio.get_running_loop()
+
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            if self.draining.is_set():
+                previous(signum, frame)  # a second SIGTERM: stop now
+                return
+            log.info("server.draining", seconds=seconds)
+            loop.call_soon_threadsafe(self.draining.set)
+            loop.call_soon_threadsafe(loop.call_later, seconds, previous, signum, frame)
+
+        signal.signal(signal.SIGTERM, on_term)
+
+        def restore() -> None:
+            if signal.getsignal(signal.SIGTERM) is on_term:
+                signal.signal(signal.SIGTERM, previous)
+
+        return restore
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -46,12 +92,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    drain = Drain()
+
     async def readyz(_: Request) -> Response:
+        upstreams = {"gaeldst": {"breaker": svc.gaeldst.breaker_state}}
+        if drain.draining.is_set():
+            return JSONResponse({"status": "draining", "upstreams": upstreams}, status_code=503)
         try:
-            await svc.db.ping()
+            behind = await migrations_pending(svc.db)
         except Exception:  # noqa: BLE001 - any failure means "not ready"
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            return JSONResponse({"status": "unavailable", "upstreams": upstreams}, status_code=503)
+        if behind:
+            return JSONResponse({"status": "migrations pending", "upstreams": upstreams}, status_code=503)
+        return JSONResponse({"status": "ok", "upstreams": upstreams})
 
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -59,6 +112,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
+    if settings.metrics_port is None:  # else it is served on its own port (gateway serve)
+        routes.append(Route("/metrics", metrics_endpoint(settings, svc.metrics)))
     if graphql.graphiql_enabled:
         routes.append(Mount(ASSETS_PATH, app=StaticFiles(directory=assets_dir()), name="graphiql"))
 
@@ -76,6 +131,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if settings.payments_poll_interval_seconds > 0
             else None
         )
+        restore_sigterm = drain.install(settings.drain_seconds) if settings.drain_seconds > 0 else lambda: None
         stop_worker = asyncio.Event()
         worker = (
             asyncio.create_task(Worker(svc, interval_seconds=settings.worker_interval_seconds).run(stop_worker))
@@ -85,6 +141,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
+            restore_sigterm()
             if worker is not None:
                 stop_worker.set()
                 await worker
@@ -97,9 +154,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await web_api.aclose()
             if own_services:
                 await svc.aclose()
+                process_exiting()
 
     body_limits = {"/graphql": settings.graphql_max_body_bytes, "/webhooks/payments": settings.webhook_max_body_bytes}
     middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, limits=body_limits)]
+    if svc.tracer_provider is not None:  # outermost: the request's span is the trace's root
+        middleware.insert(0, Middleware(instrument_asgi, provider=svc.tracer_provider))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     # The citizens' web page at / (after every other route): a client of this very app's GraphQL endpoint.
     web_api = mount_web_page(app, settings)

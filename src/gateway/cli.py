@@ -16,15 +16,50 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gateway.app import create_app
-    from gateway.http_edge import server_options
+    import os
+    import shutil
+    import tempfile
 
     settings = _settings()
     # Timeouts, header size and concurrency from settings (README: what a reverse proxy adds on top).
     host, port = args.host or settings.host, args.port or settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
+    workers = args.workers
+    if workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    # Several processes keep their metrics in files of one directory (prometheus-client's multi-process mode),
+    # set before prometheus_client is first imported, here and in every worker process (they inherit it).
+    made_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        made_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made_dir
+    try:
+        return _serve(settings, host, port, workers)
+    finally:
+        if made_dir is not None:
+            shutil.rmtree(made_dir, ignore_errors=True)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.http_edge import server_options
+    from gateway.metrics import multiprocess_dir, prepare_multiprocess_dir, serve_metrics_port
+
+    if (path := multiprocess_dir()) is not None:
+        prepare_multiprocess_dir(path)  # an earlier run's files would be added to this run's counters
+    options = server_options(settings, workers=workers)
+    if workers == 1:
+        app = create_app(settings)
+        if settings.metrics_port is not None:
+            serve_metrics_port(settings.metrics_host, settings.metrics_port, app.state.services.metrics)
+        uvicorn.run(app, host=host, port=port, **options)
+        return 0
+    # uvicorn's supervisor starts the processes, each building its app from the environment (the factory).
+    if settings.metrics_port is not None:
+        serve_metrics_port(settings.metrics_host, settings.metrics_port)  # in the supervisor: all processes
+    uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port, workers=workers, **options)
     return 0
 
 
@@ -98,7 +133,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(_settings(), reseed=not args.keep_data)
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
+    import os
+
+    # A worker's metrics are its own (served on its port): never mixed into a `gateway serve`'s directory.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     from adapters.ledger.migrate import pending
     from gateway.logging import configure_logging
     from gateway.services import build_services
@@ -106,6 +145,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
+    port = args.metrics_port or settings.worker_metrics_port
 
     async def main() -> int:
         services = build_services(settings)
@@ -113,6 +153,10 @@ def cmd_worker(_: argparse.Namespace) -> int:
             await services.aclose()
             print("the ledger database is not at the latest migration: run `gateway migrate` first", file=sys.stderr)
             return 1
+        if port is not None:
+            from gateway.metrics import serve_metrics_port
+
+            serve_metrics_port(settings.metrics_host, port, services.metrics)
         await run_worker(services)
         return 0
 
@@ -140,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the GraphQL API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (uvicorn's supervisor; default 1)"
+    )
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="migrate the ledger database to the latest schema").set_defaults(func=cmd_migrate)
@@ -166,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_schema)
 
     p = sub.add_parser("worker", help="run the time-driven work: draws, outcomes, the poll, plan endings")
+    p.add_argument("--metrics-port", type=int, help="serve this worker's /metrics here (GATEWAY_WORKER_METRICS_PORT)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("simulate", help="move the demo ledger's plans through the coming months (development)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -45,9 +46,11 @@ from gateway.http_edge import (
     new_request_id,
     response_media_type,
 )
+from gateway.metrics import operation_labels, statements
 from gateway.ratelimit import Decision, build_rate_limiter
 from gateway.response_cache import ResponseCache, request_parts
 from gateway.services import Services
+from gateway.tracing import GraphQLOperationSpans
 from gateway.trusted_documents import trusted_documents
 from gateway.trusted_documents.requests import Refusal, Resolved, requested_id, resolve
 from resolvers.compiled import CompiledReads, Fallback, differences
@@ -80,7 +83,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, error format, JSON encoder and request-level errors."""
 
     def __init__(self, services: Services) -> None:
-        schema = build_schema(services.settings)
+        provider = services.tracer_provider
+        tracing = [] if provider is None else [lambda: GraphQLOperationSpans(tracer_provider=provider)]
+        schema = build_schema(services.settings, tracing)
         super().__init__(
             schema,
             graphql_ide=None,
@@ -185,6 +190,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             body["errors"] = [format_error(e, state.language) for e in result.errors]
         if result.extensions:
             body["extensions"] = dict(result.extensions)
+        self.services.metrics.error_codes(body)
         return body
 
     def encode_json(self, data: object) -> bytes:
@@ -205,7 +211,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        response = await self.respond(request)
+        started = time.perf_counter()
+        with statements() as counted:  # every SQL statement this request causes, DataLoaders' included
+            response = await self.respond(request)
+        if not isinstance(response, HTMLResponse):  # GraphiQL's page is not a GraphQL request
+            operation, document = operation_labels(getattr(request.state, "trusted_document", None))
+            self.services.metrics.request(
+                operation, document, response.status_code, time.perf_counter() - started, counted[0]
+            )
         response.headers["X-Request-ID"] = request.state.request_id
         if request.state.client_request_id is not None:
             response.headers["X-Client-Request-ID"] = request.state.client_request_id
@@ -264,8 +277,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             _RESOLVED.set(resolution)
         cache_key = await self._cache_key(request, params)
         if cache_key is not None and (cached := self.cache.get(cache_key)) is not None:  # type: ignore[union-attr]
+            self.services.metrics.response_cache.labels("hit").inc()
             content = with_rate_limit(cached, state.rate_limit)
             return Response(content, media_type=self._content_type(request), headers={"X-Cache": "hit"})
+        if cache_key is not None:
+            self.services.metrics.response_cache.labels("miss").inc()
         try:
             response = await self._compiled_response(request, params) or await self.run(request)
         except (HTTPException, CrossWebHTTPException) as exc:
@@ -321,6 +337,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def _not_allowed(self, language: Language) -> Response:
         # Not a GraphQL request we run at all, so no GraphQL media type either: plain application/json.
         body = error_body(ErrorCode.BAD_USER_INPUT, "BAD_REQUEST", language, detail="use POST")
+        self.services.metrics.error_codes(body)
         return Response(orjson.dumps(body), status_code=405, media_type=JSON, headers={"Allow": "POST"})
 
     def _refusal(self, request: Request, refusal: Refusal) -> Response:
@@ -339,6 +356,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
     ) -> Response:
         """A request-level error in the negotiated media type (application/graphql-response+json has no `data`
         when nothing was executed)."""
+        self.services.metrics.error_codes(body)
         if request.state.media_type == GRAPHQL_RESPONSE:
             body = {k: v for k, v in body.items() if k != "data"}
         return Response(orjson.dumps(body), status_code=status, media_type=self._content_type(request), headers=headers)
@@ -350,6 +368,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if decision is None or decision.allowed:
             return None
         log.info("ratelimit.refused", kind=viewer.kind, retry_after=decision.retry_after)
+        self.services.metrics.rate_limited.labels(viewer.kind).inc()
         body = error_body(ErrorCode.RATE_LIMITED, "RATE_LIMITED", request.state.language, seconds=decision.retry_after)
         body["extensions"] = {"rateLimit": decision.extension()}
         return self._json(request, body, 429, {"Retry-After": str(decision.retry_after)})

@@ -8,6 +8,7 @@ A reverse proxy in front still adds TLS and its own limits (README, "Behind a re
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import uuid
 from typing import Any
@@ -230,13 +231,33 @@ def http_protocol(read_timeout_seconds: float) -> type[H11Protocol]:
     return type("ReadTimeoutH11Protocol", (_ReadTimeoutH11,), {"read_timeout": read_timeout_seconds})
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
+class SettingsReadTimeoutH11(_ReadTimeoutH11):
+    """The read deadline of the environment's settings: what ``gateway serve --workers N`` names by its import
+    path, since uvicorn's worker processes receive the server's options pickled (a class made at run time by
+    ``http_protocol`` cannot be)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_timeout = _settings_read_timeout()
+
+
+@functools.cache
+def _settings_read_timeout() -> float:
+    return Settings().http_request_read_timeout_seconds
+
+
+def server_options(settings: Settings, *, workers: int = 1) -> dict[str, Any]:
     """``uvicorn.run`` / ``uvicorn.Config`` keyword arguments of ``gateway serve`` (besides app, host, port).
 
     h11 rather than httptools: h11 refuses a request head over ``h11_max_incomplete_event_size`` where httptools
     keeps buffering it, and our protocol adds the read deadline to it."""
+    protocol: Any = (
+        http_protocol(settings.http_request_read_timeout_seconds)
+        if workers == 1
+        else f"{__name__}:{SettingsReadTimeoutH11.__qualname__}"
+    )
     return {
-        "http": http_protocol(settings.http_request_read_timeout_seconds),
+        "http": protocol,
         "h11_max_incomplete_event_size": settings.http_max_header_bytes,
         "timeout_keep_alive": settings.http_keep_alive_timeout_seconds,
         "limit_concurrency": settings.http_limit_concurrency,

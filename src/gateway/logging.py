@@ -8,6 +8,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from gateway.domain.cpr import redact
 
@@ -16,6 +17,15 @@ def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any])
     for key, value in list(event.items()):
         if isinstance(value, str):
             event[key] = redact(value)
+    return event
+
+
+def _trace_ids(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """The current span's trace and span ids (OpenTelemetry, ``gateway.tracing``), when there is one."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event["trace_id"] = format(span_context.trace_id, "032x")
+        event["span_id"] = format(span_context.span_id, "016x")
     return event
 
 
@@ -37,6 +47,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _trace_ids,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _redact_processor,

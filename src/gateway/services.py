@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig, GaeldstUnavailable
 from adapters.ledger.db import Database
@@ -12,7 +13,9 @@ from adapters.ledger.store import SqlLedger
 from adapters.payments.client import PaymentsClient
 from gateway.auth import TokenVerifier
 from gateway.domain.collection import status_from_agency_state
+from gateway.metrics import GatewayMetrics, count_statement
 from gateway.settings import Settings
+from gateway.tracing import instrument_engines, instrument_http_clients, provider_from_settings
 from gateway.usecases.access import AccessLog
 from gateway.usecases.draws import DrawPolicy, Draws
 from gateway.usecases.enrolments import Enrolments
@@ -20,6 +23,9 @@ from gateway.usecases.payments import PaymentPolicy, Payments
 from gateway.usecases.plans import InstallmentPlans
 from gateway.usecases.ports import CollectionStatusUnavailable
 from gateway.usecases.provider_events import ProviderEvents
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 
 class GaeldstStatuses:
@@ -52,14 +58,19 @@ class Services:
     provider_events: ProviderEvents
     access_log: AccessLog
     draws: Draws
+    metrics: GatewayMetrics
+    tracer_provider: TracerProvider | None = None  # OpenTelemetry (gateway.tracing); None: tracing is off
+    owns_tracer_provider: bool = False
 
     async def aclose(self) -> None:
         await self.gaeldst.aclose()
         await self.payments_client.aclose()
         await self.db.dispose()
+        if self.tracer_provider is not None and self.owns_tracer_provider:
+            self.tracer_provider.shutdown()  # exports what is still buffered
 
 
-def gaeldst_config(settings: Settings) -> GaeldstConfig:
+def gaeldst_config(settings: Settings, metrics: GatewayMetrics | None = None) -> GaeldstConfig:
     cert = (
         (settings.gaeldst_client_cert, settings.gaeldst_client_key or settings.gaeldst_client_cert)
         if settings.gaeldst_client_cert
@@ -76,21 +87,30 @@ def gaeldst_config(settings: Settings) -> GaeldstConfig:
         bearer_token=settings.gaeldst_token.get_secret_value() if settings.gaeldst_token else None,
         client_cert=cert,
         ca_bundle=settings.gaeldst_ca_bundle,
+        observer=metrics.upstream("gaeldst") if metrics is not None else None,
     )
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(
+    settings: Settings, metrics: GatewayMetrics | None = None, tracer_provider: TracerProvider | None = None
+) -> Services:
+    """Every adapter and use-case; ``metrics`` records what they do (a registry of its own unless given), and
+    ``tracer_provider`` (else the settings' one, if tracing is on) gets their SQL and HTTP spans."""
+    metrics = metrics if metrics is not None else GatewayMetrics()
+    provider = tracer_provider if tracer_provider is not None else provider_from_settings(settings)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    db.on_statement(count_statement)
     ledger = SqlLedger(db)
-    gaeldst = GaeldstClient(gaeldst_config(settings))
-    provider = PaymentsClient(
+    gaeldst = GaeldstClient(gaeldst_config(settings, metrics))
+    provider_client = PaymentsClient(
         settings.payments_url,
         api_key=settings.payments_api_key.get_secret_value() if settings.payments_api_key else None,
         timeout=settings.payments_timeout_seconds,
+        observer=metrics.upstream("payments", breaker=False),
     )
     payments = Payments(
         ledger,
-        provider,
+        provider_client,
         PaymentPolicy(
             poll_batch=settings.payments_poll_batch_size,
             expire_created_after=timedelta(seconds=settings.payments_expire_created_after_seconds),
@@ -98,10 +118,10 @@ def build_services(settings: Settings) -> Services:
         ),
     )
     statuses = GaeldstStatuses(gaeldst)
-    enrolments = Enrolments(ledger, provider, settings.public_url, statuses)
+    enrolments = Enrolments(ledger, provider_client, settings.public_url, statuses)
     draws = Draws(
         ledger,
-        provider,
+        provider_client,
         statuses,
         enrolments,
         DrawPolicy(
@@ -111,12 +131,15 @@ def build_services(settings: Settings) -> Services:
             grace_days=settings.plan_default_grace_days,
         ),
     )
+    if provider is not None:
+        instrument_engines([engine.sync_engine for engine in db.engines], provider)
+        instrument_http_clients([gaeldst.http, provider_client.http], provider)
     return Services(
         settings=settings,
         db=db,
         ledger=ledger,
         gaeldst=gaeldst,
-        payments_client=provider,
+        payments_client=provider_client,
         verifier=TokenVerifier(settings),
         plans=InstallmentPlans(ledger, statuses, enrolments),
         payments=payments,
@@ -124,4 +147,7 @@ def build_services(settings: Settings) -> Services:
         provider_events=ProviderEvents(ledger, payments, enrolments, draws),
         access_log=AccessLog(ledger),
         draws=draws,
+        metrics=metrics,
+        tracer_provider=provider,
+        owns_tracer_provider=provider is not None and tracer_provider is None,
     )

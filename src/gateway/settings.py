@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # the request line and headers
     http_limit_concurrency: int = Field(default=1000, ge=1)  # connections; above it new requests get 503
     http_graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    # Draining (issue 13): on SIGTERM `serve` answers /readyz with 503 this long while still serving, so a load
+    # balancer stops sending before the server stops accepting. Default: 0 in development, 5 s otherwise.
+    http_drain_seconds: float | None = Field(default=None, ge=0)
     redis_url: str | None = None  # shares the rate limits across processes; in-process buckets without it
     rate_limit_enabled: bool = True
     rate_limit_citizen_per_second: float = Field(default=5.0, gt=0)
@@ -126,6 +129,20 @@ class Settings(BaseSettings):
     rate_limit_anonymous_per_second: float = Field(default=5.0, gt=0)  # per client address
     rate_limit_anonymous_burst: int = Field(default=60, ge=1)
     rate_limit_key_prefix: str = "gateway:ratelimit:"  # Redis keys (one Redis may serve several deployments)
+
+    # Operations (issue 13; docs/operations.md). /metrics on the API's port: with a token it needs
+    # `Authorization: Bearer <token>`; without one it is open in development and 404 otherwise. With a metrics
+    # port, /metrics is served there instead (on metrics_host) and not on the API's port at all.
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)  # `gateway worker`'s own /metrics
+    # OpenTelemetry traces, off by default; OTLP over HTTP (protobuf) to the endpoint (the collector's base URL,
+    # e.g. http://otel-collector:4318; unset: the OTEL_EXPORTER_OTLP_* environment variables decide).
+    tracing_enabled: bool = False
+    tracing_otlp_endpoint: str | None = None
+    tracing_service_name: str = "betalingsoverblik-gateway"
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
 
     # GraphQL limits and cost (issue 11; docs/api.md "Limits and cost"). Over any of them: QUERY_TOO_COMPLEX.
     max_aliases: int = Field(default=30, ge=0)
@@ -171,6 +188,12 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def drain_seconds(self) -> float:
+        if self.http_drain_seconds is not None:
+            return self.http_drain_seconds
+        return 0.0 if self.is_development else 5.0
 
     @cached_property
     def signing_secret(self) -> str | None:

@@ -17,10 +17,12 @@ from gateway.services import Services
 def payments_webhook_endpoint(services: Services) -> Callable[[Request], Awaitable[Response]]:
     secret = services.settings.payments_webhook_secret.get_secret_value().encode()
     events = services.provider_events
+    outcomes = services.metrics.webhooks
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         if not verify(secret, body, request.headers.get(SIGNATURE_HEADER, ""), now=int(time.time())):
+            outcomes.labels("unknown", "invalid_signature").inc()
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         try:
             event = parse_event(body)
@@ -29,6 +31,7 @@ def payments_webhook_endpoint(services: Services) -> Callable[[Request], Awaitab
             charge = charge_from_json(event.data) if kind == "charge" else None
             agreement = agreement_from_json(event.data) if kind not in ("payment", "charge") else None
         except (InvalidWebhookEvent, PaymentsUnavailable, ValueError):  # MalformedResponse is a PaymentsUnavailable
+            outcomes.labels("unknown", "malformed").inc()
             return JSONResponse({"error": "malformed event"}, status_code=400)
         if payment is not None:
             result = await events.payment_event(event.id, event.type, payment)
@@ -37,6 +40,7 @@ def payments_webhook_endpoint(services: Services) -> Callable[[Request], Awaitab
         else:
             assert agreement is not None
             result = await events.agreement_event(event.id, event.type, agreement)
+        outcomes.labels("payment" if payment else "charge" if charge else "agreement", result.value).inc()
         return JSONResponse({"status": result.value})
 
     return endpoint

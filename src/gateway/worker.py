@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from adapters.ledger.backlog import worker_backlog
 from gateway.domain.clock import utcnow
 from gateway.services import Services
+from gateway.tracing import tracer
 
 log = structlog.get_logger(__name__)
 
@@ -27,18 +30,35 @@ class Worker:
         self.services = services
         self.interval_seconds = interval_seconds
         self._running = asyncio.Lock()  # held while a job runs: shutdown waits for it
+        self._tracer = tracer(services.tracer_provider)
 
     async def sweep(self) -> None:
         async with self._running:
-            try:
-                report = await self.services.draws.sweep()
-                polled = await self.services.provider_events.poll_once(
-                    min_age_seconds=self.services.settings.payments_poll_min_age_seconds
-                )
-            except Exception:  # a sweep must never kill the worker; the next run tries again
-                log.exception("worker.sweep_failed")
-                return
-            log.info("worker.sweep", polled=polled, **{k: v for k, v in vars(report).items() if v})
+            with self._tracer.start_as_current_span("worker.sweep"):
+                await self._sweep()
+
+    async def _sweep(self) -> None:
+        metrics = self.services.metrics
+        started = time.perf_counter()
+        try:
+            report = await self.services.draws.sweep()
+            polled = await self.services.provider_events.poll_once(
+                min_age_seconds=self.services.settings.payments_poll_min_age_seconds
+            )
+        except Exception:  # a sweep must never kill the worker; the next run tries again
+            metrics.sweep_failed(time.perf_counter() - started)
+            log.exception("worker.sweep_failed")
+            return
+        metrics.sweep(report, time.perf_counter() - started, polled)
+        log.info("worker.sweep", polled=polled, **{k: v for k, v in vars(report).items() if v})
+        try:
+            async with self.services.db.read() as conn:
+                backlog = await worker_backlog(conn)
+        except Exception:  # the gauge waits for the next sweep; the work was done
+            log.exception("worker.backlog_failed")
+            return
+        for kind, count in backlog.items():
+            metrics.backlog.labels(kind).set(count)
 
     async def run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import strawberry
 import structlog
@@ -154,8 +155,9 @@ class Schema(strawberry.Schema):
                 log.error("graphql.unexpected_error", path=error.path, exc_info=original)
 
 
-def build_schema(settings: Settings | None = None) -> Schema:
-    """The schema with the limits of ``settings`` (without: the defaults; the SDL does not depend on them)."""
+def build_schema(settings: Settings | None = None, extensions: Sequence[Any] = ()) -> Schema:
+    """The schema with the limits of ``settings`` (without: the defaults; the SDL does not depend on them), and
+    ``extensions`` of the composition root's (tracing) before ours."""
     settings = settings or Settings.model_construct()  # the defaults, not the environment (``export-schema``)
     limits = LimitsConfig.from_settings(settings, max_ids=MAX_NODES)
     max_tokens = settings.max_query_tokens
@@ -175,6 +177,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
             AccessLogEntry,
         ],
         extensions=[
+            *extensions,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: BoundedParserCache(maxsize=256, max_document_bytes=limits.max_cached_document_bytes),
             # Shape, validation (cached), introspection by viewer and cost: in place of Strawberry's depth and

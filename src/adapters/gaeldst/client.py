@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,6 +46,9 @@ from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+if TYPE_CHECKING:
+    from gateway.usecases.ports import UpstreamObserver
 
 __all__ = [
     "ClaimCollection",
@@ -131,6 +134,9 @@ class GaeldstConfig:
     # CA bundle (PEM) used to verify Gældsstyrelsen's server certificate; None = system trust store.
     ca_bundle: str | None = None
     max_connections: int = 20
+    # Told of every attempt (its outcome and latency) and of the breaker's state after each call: metrics. Part
+    # of the configuration so that a client rebuilt from its config keeps it.
+    observer: UpstreamObserver | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -326,6 +332,7 @@ class GaeldstClient:
         try:
             fetched = await self._guarded_fetch(missing)
         except GaeldstUnavailable as exc:
+            self._observe_breaker()
             self._failures += 1
             self._failures_by_reason[exc.reason] = self._failures_by_reason.get(exc.reason, 0) + 1
             log.warning(
@@ -336,9 +343,15 @@ class GaeldstClient:
                 breaker_state=self.breaker_state,
             )
             raise
+        self._observe_breaker()
         self._store(fetched)
         result.update(fetched)
         return {ref: result[ref] for ref in wanted}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client (for the composition root's tracing instrumentation)."""
+        return self._http
 
     @property
     def breaker_state(self) -> str:
@@ -379,6 +392,14 @@ class GaeldstClient:
 
     # ------------------------------------------------------------------ internals
 
+    def _observe_breaker(self) -> None:
+        if self.config.observer is not None:
+            self.config.observer.breaker(self.breaker_state)
+
+    def _observe(self, outcome: str, started: float | None) -> None:
+        if self.config.observer is not None:
+            self.config.observer.request(outcome, None if started is None else time.perf_counter() - started)
+
     def _store(self, fetched: Mapping[str, ClaimCollection]) -> None:
         if self.config.cache_ttl_seconds <= 0:
             return
@@ -406,6 +427,7 @@ class GaeldstClient:
         probing = breaker.context.state != "closed"
         if probing and self._probe_in_flight:
             self._short_circuited += 1
+            self._observe("CIRCUIT_OPEN", None)
             raise GaeldstUnavailable("CIRCUIT_OPEN")
         try:
             async with breaker:
@@ -418,6 +440,7 @@ class GaeldstClient:
                         self._probe_in_flight = False
         except OpenedState:
             self._short_circuited += 1
+            self._observe("CIRCUIT_OPEN", None)
             raise GaeldstUnavailable("CIRCUIT_OPEN") from None
 
     async def _fetch_with_retries(self, references: list[str], *, probe: bool) -> dict[str, ClaimCollection]:
@@ -462,6 +485,18 @@ class GaeldstClient:
                 await asyncio.sleep(delay)
 
     async def _attempt(
+        self, body: bytes, references: list[str], budget_seconds: float, correlation_id: str
+    ) -> dict[str, ClaimCollection]:
+        started = time.perf_counter()
+        try:
+            result = await self._attempt_once(body, references, budget_seconds, correlation_id)
+        except _Attempt as failed:
+            self._observe(failed.reason, started)
+            raise
+        self._observe("ok", started)
+        return result
+
+    async def _attempt_once(
         self, body: bytes, references: list[str], budget_seconds: float, correlation_id: str
     ) -> dict[str, ClaimCollection]:
         self._upstream_requests += 1

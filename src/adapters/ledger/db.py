@@ -7,7 +7,7 @@ queue on the database lock instead of failing half-way (SQLAlchemy's documented 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
 from pathlib import Path
@@ -78,6 +78,14 @@ class Database:
     @property
     def engines(self) -> tuple[AsyncEngine, AsyncEngine]:
         return self.engine, self.read_engine
+
+    def on_statement(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` before every SQL statement this database runs, through either engine or the hot reads
+        on the driver (metrics count them)."""
+        for engine in self.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", lambda *_: callback())
+        if not self.sqlite:  # on SQLite the hot reads go through the read engine
+            self.fast.listeners.append(lambda _sql: callback())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -31,15 +32,20 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         await conn.commit()
 
 
-async def pending(db: Database) -> bool:
-    """True when the database is not at the latest migration (or has none at all)."""
-    from alembic.runtime.migration import MigrationContext
+@functools.cache
+def heads() -> frozenset[str]:
+    """The latest revision(s) this code knows (read from the migration scripts once per process)."""
     from alembic.script import ScriptDirectory
 
-    heads = set(ScriptDirectory.from_config(alembic_config(db.url)).get_heads())
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
-    def current(connection: Connection) -> set[str]:
-        return set(MigrationContext.configure(connection).get_current_heads())
 
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(current) != heads
+async def pending(db: Database) -> bool:
+    """True when the database is not at the latest migration (or has none at all). One query: /readyz asks."""
+    from alembic.runtime.migration import MigrationContext
+
+    def current(connection: Connection) -> frozenset[str]:
+        return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+    async with db.read() as conn:
+        return await conn.run_sync(current) != heads()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -53,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from gateway.domain.cpr import looks_like_cpr
-from gateway.usecases.ports import ProviderRejected, ProviderUnavailable
+from gateway.usecases.ports import ProviderRejected, ProviderUnavailable, UpstreamObserver
 
 log = structlog.get_logger(__name__)
 
@@ -458,6 +459,15 @@ def _charges_from_json(obj: Any) -> list[ProviderCharge]:
         raise _malformed("charge list", exc) from None
 
 
+def _unavailable_outcome(exc: PaymentsUnavailable) -> str:
+    """A bounded code for a failed call (the upstream metrics' ``outcome``)."""
+    if exc.status_code in (200, 201):
+        return "malformed"  # answered, but not JSON
+    if exc.status_code is not None:
+        return f"HTTP_{exc.status_code}"
+    return "TIMEOUT" if isinstance(exc.__cause__, httpx.TimeoutException) else "TRANSPORT"
+
+
 # --- client ----------------------------------------------------------------------------------------------
 
 
@@ -471,7 +481,9 @@ class PaymentsClient:
         api_key: str | None = None,
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: UpstreamObserver | None = None,
     ) -> None:
+        self._observer = observer  # told each call's outcome and latency (metrics)
         headers = {"Accept": "application/json", "User-Agent": "betalingsoverblik-gateway/payments"}
         if api_key is not None:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -490,6 +502,11 @@ class PaymentsClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client (for the composition root's tracing instrumentation)."""
+        return self._http
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -637,6 +654,27 @@ class PaymentsClient:
         return await self._request("POST", path, json=body, headers=headers)
 
     async def _request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        if self._observer is None:
+            return await self._request_once(method, path, json=json, headers=headers)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._request_once(method, path, json=json, headers=headers)
+        except PaymentsRejected:
+            outcome = "rejected"  # a 4xx: the provider answered, and refused
+            raise
+        except MalformedResponse:
+            outcome = "malformed"
+            raise
+        except PaymentsUnavailable as exc:
+            outcome = _unavailable_outcome(exc)
+            raise
+        finally:
+            self._observer.request(outcome, time.perf_counter() - started)
+
+    async def _request_once(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
         try:
             response = await self._http.request(method, path, json=json, headers=headers)
         except httpx.TimeoutException as exc:

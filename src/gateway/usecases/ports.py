@@ -222,6 +222,17 @@ class CollectionStatuses(Protocol):
         ...
 
 
+class UpstreamObserver(Protocol):
+    """What an upstream client tells about its own calls (the composition root records them as metrics).
+
+    ``outcome`` is a short, bounded code (``ok``, ``TIMEOUT``, ``HTTP_503``, ``rejected``, ...), never a value
+    from a request or an answer; ``state`` is a circuit breaker's state (``closed``, ``half-opened``,
+    ``opened``). ``seconds`` is None for a call that never left (the breaker was open)."""
+
+    def request(self, outcome: str, seconds: float | None) -> None: ...
+    def breaker(self, state: str) -> None: ...
+
+
 class ProviderUnavailable(Exception):
     """The payment provider could not be reached or answered nonsense (retry later, same key)."""
 
