@@ -15,7 +15,7 @@ from gateway.auth import TokenVerifier
 from gateway.domain.collection import status_from_agency_state
 from gateway.metrics import GatewayMetrics, count_statement
 from gateway.settings import Settings
-from gateway.tracing import instrument_engines, instrument_http_clients, provider_from_settings
+from gateway.tracing import instrument_database, instrument_http_clients, provider_from_settings
 from gateway.usecases.access import AccessLog
 from gateway.usecases.draws import DrawPolicy, Draws
 from gateway.usecases.enrolments import Enrolments
@@ -132,7 +132,7 @@ def build_services(
         ),
     )
     if provider is not None:
-        instrument_engines([engine.sync_engine for engine in db.engines], provider)
+        instrument_database(db, provider)
         instrument_http_clients([gaeldst.http, provider_client.http], provider)
     return Services(
         settings=settings,

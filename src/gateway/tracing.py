@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from starlette.types import ASGIApp
 
+    from adapters.ledger.db import Database
+
 TRACER_NAME = "gateway"
 
 
@@ -57,6 +59,13 @@ def provider_from_settings(settings: Settings) -> TracerProvider | None:
 def tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
     """The gateway's own tracer (worker sweeps); a no-op one when tracing is off."""
     return trace.get_tracer(TRACER_NAME, tracer_provider=provider or trace.NoOpTracerProvider())
+
+
+def instrument_database(db: Database, provider: TracerProvider) -> None:
+    """A span per SQL statement of this ledger database: its engines' and its hot reads' on the driver."""
+    instrument_engines([engine.sync_engine for engine in db.engines], provider)
+    if not db.sqlite:  # on SQLite the hot reads go through the read engine
+        db.fast.tracer = trace.get_tracer("adapters.ledger.fastread", tracer_provider=provider)
 
 
 def instrument_engines(engines: Iterable[Any], provider: TracerProvider) -> None:

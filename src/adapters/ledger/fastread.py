@@ -24,6 +24,7 @@ from typing import cast as typed
 
 import asyncpg
 import orjson
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -112,12 +113,23 @@ class FastReads:
     def __init__(self, db: _Ledger) -> None:
         self.db = db
         self.listeners: list[Callable[[str], None]] = []
+        # OpenTelemetry: a span per statement, as opentelemetry-instrumentation-sqlalchemy makes for the engines'
+        # (set by the composition root when tracing is on). By hand, because the library's asyncpg instrumentor
+        # patches every asyncpg connection of the process, SQLAlchemy's included, which would trace those twice.
+        self.tracer: Tracer | None = None
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
     async def _fetch(self, sql: str, keys: Sequence[Any]) -> list[Any]:
         for listener in self.listeners:
             listener(sql)
+        if self.tracer is None:
+            return await self._fetch_rows(sql, keys)
+        attributes = {"db.system": "postgresql", "db.statement": sql, "db.operation": "SELECT"}
+        with self.tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=attributes):
+            return await self._fetch_rows(sql, keys)
+
+    async def _fetch_rows(self, sql: str, keys: Sequence[Any]) -> list[Any]:
         pool = self._pool or await self._open()
         async with pool.acquire() as conn:
             return typed("list[Any]", await conn.fetch(sql, list(keys), record_class=Row))
