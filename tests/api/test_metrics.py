@@ -4,18 +4,23 @@ names, the labels and the exact counts, and no CPR number anywhere in a label or
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from adapters.ledger import models as m
+from adapters.ledger.db import Database
+from adapters.ledger.migrate import upgrade
 from adapters.simserver import ThreadedServer
+from gateway.app import build_services, create_app
 from gateway.domain.cpr import looks_like_cpr
 from gateway.trusted_documents import trusted_documents
 from gateway.worker import Worker
-from tests.conftest import ANNA, BO, CAMILLA, DAVID, Api, build_api
+from tests.conftest import ANNA, BO, CAMILLA, DAVID, Api, build_api, make_settings
 
 OVERVIEW = """{ me { name totalOutstanding { amountOere } claims { nodes { id reference
   outstanding { amountOere } collection { status } statement { lines { amount { amountOere } } } } } } }"""
@@ -200,3 +205,25 @@ async def test_readyz_reports_the_breaker_without_failing_on_it(scenario: Api) -
     await api.post(OVERVIEW, token=api.token(citizen=ANNA))
     ready = await api.client.get("/readyz")
     assert (ready.status_code, ready.json()) == (200, {"status": "ok", "upstreams": {"gaeldst": {"breaker": "opened"}}})
+
+
+async def test_readyz_fails_on_a_database_behind_the_code_not_on_one_ahead(
+    tmp_path: Path, gaeldst_sim: ThreadedServer
+) -> None:
+    """A rolling upgrade migrates the database before the old processes are replaced: they stay ready."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ledger.sqlite3'}"
+    db = Database(url)
+    await upgrade(db)
+    services = build_services(make_settings(url, gaeldst_sim.url))
+    transport = httpx.ASGITransport(app=create_app(services.settings, services=services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            assert (await client.get("/readyz")).json()["status"] == "ok"
+            for revision, status in (("0001", "migrations pending"), ("9999_from_a_newer_version", "ok")):
+                async with db.transaction() as conn:
+                    await conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+                ready = await client.get("/readyz")
+                assert (ready.status_code, ready.json()["status"]) == (200 if status == "ok" else 503, status)
+    finally:
+        await services.aclose()
+        await db.dispose()

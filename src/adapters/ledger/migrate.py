@@ -35,16 +35,20 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
 
 @functools.cache
-def heads() -> frozenset[str]:
-    """The latest revision(s) this code knows (read from the migration scripts once per process)."""
+def _scripts() -> tuple[frozenset[str], frozenset[str]]:
+    """The latest revision(s) this code knows, and every revision it knows (read once per process)."""
     from alembic.script import ScriptDirectory
 
-    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(scripts.get_heads()), frozenset(r.revision for r in scripts.walk_revisions())
 
 
 async def pending(db: Database) -> bool:
-    """True when the database is not at the latest migration (or has none at all). One query, asked by every
-    /readyz: Alembic's own MigrationContext would log two INFO lines per probe."""
+    """True when the database is behind this code: not migrated at all, or at a revision older than this code's
+    latest. A database *ahead* of this code (a newer version ran ``gateway migrate`` during a rolling upgrade; its
+    migrations add before they remove, docs/operations.md) is not pending: the old processes keep serving until
+    they are replaced. One query, asked by every /readyz (Alembic's MigrationContext would log two INFO lines
+    per probe)."""
     try:
         async with db.read() as conn:
             current = frozenset((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
@@ -53,4 +57,5 @@ async def pending(db: Database) -> bool:
             if await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version")):
                 raise
         return True  # never migrated
-    return current != heads()
+    latest, known = _scripts()
+    return current != latest and current <= known
