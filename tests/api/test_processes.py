@@ -8,7 +8,8 @@
   at the provider once.
 
 Then ``gateway serve --workers 2`` (SQLite, one port): /metrics adds up both processes, and SIGTERM drains:
-/readyz answers 503 while a request in flight is still answered, then the server stops.
+/readyz answers 503 while a request in flight is still answered, then the server stops. A worker told to stop
+finishes the sweep it is running.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ from adapters.simserver import ThreadedServer
 from gateway.auth import issue_token
 from gateway.domain.clock import today
 from gateway.settings import Settings
+from gateway.worker import Worker
 from tests.api.test_http_edge import REDIS_URL
 from tests.api.test_installments_over_time import own_database
-from tests.conftest import ANNA, DAVID, ledger_for
+from tests.conftest import ANNA, DAVID, build_api, ledger_for
 
 SECRET = "processes-webhook-secret"
 STARTUP_SECONDS = 300.0  # four Python processes starting at once on a busy two-core machine
@@ -426,3 +428,30 @@ async def test_serve_with_two_workers_adds_up_their_metrics_and_drains_on_sigter
 
 def pids(directory: Path, prefix: str) -> set[str]:
     return {p.name.removeprefix(prefix).removesuffix(".db") for p in directory.glob(f"{prefix}*.db")}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_worker_told_to_stop_finishes_the_sweep_in_flight(
+    migrated: str, gaeldst_sim: ThreadedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with build_api(migrated, gaeldst_sim) as api:
+        services = api.services
+        in_flight, release = asyncio.Event(), asyncio.Event()
+        sweep = services.draws.sweep
+
+        async def slow_sweep() -> Any:  # the fault: a sweep that takes as long as the test says
+            in_flight.set()
+            await release.wait()
+            return await sweep()
+
+        monkeypatch.setattr(services.draws, "sweep", slow_sweep)
+        stop = asyncio.Event()
+        running = asyncio.create_task(Worker(services, interval_seconds=3600).run(stop))
+        await in_flight.wait()
+        stop.set()  # what SIGTERM does (gateway.worker.install_stop_signals)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not running.done()  # waiting for the sweep
+        release.set()
+        await running
+        assert services.metrics.registry.get_sample_value("gateway_worker_sweeps_total", {"result": "ok"}) == 1
