@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -49,6 +51,13 @@ from adapters.simserver import ThreadedServer
 from gateway.app import Services, build_services, create_app
 from gateway.auth import issue_token
 from gateway.settings import Settings
+
+# Property tests never depend on how fast or busy the machine is: no per-example deadline and no "too slow"
+# health check (CI runs on 2 shared cores). How many examples each test runs stays as each test sets it.
+hypothesis_settings.register_profile(
+    "machine-independent", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+hypothesis_settings.load_profile("machine-independent")
 
 
 def pytest_configure(config: pytest.Config) -> None:
