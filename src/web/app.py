@@ -118,6 +118,8 @@ class WebApp:
             "fmt_oere": lambda v: i18n.fmt_oere(v, lang),
             "label": lambda kind, value: i18n.label(kind, value, lang),
             "errors": {},
+            # A new idempotency key for the forms of this page (``pages.new_key``): a double submit does it once.
+            "key": pages.new_key(),
             "fmt_cpr": i18n.fmt_cpr,
             "dev_signin": self.dev_tokens is not None,
         }

@@ -93,11 +93,11 @@ async def _open_claims(web: WebApp, request: Request) -> list[dict[str, Any]]:
 
 async def pay_page(web: WebApp, request: Request) -> Response:
     selected = _ids(request.query_params.getlist("krav"))
-    return await _render_pay(web, request, selected, "CARD", {}, new_key())
+    return await _render_pay(web, request, selected, "CARD", {})
 
 
 async def _render_pay(
-    web: WebApp, request: Request, selected: list[str], method: str, errors: dict[str, str], key: str, status: int = 200
+    web: WebApp, request: Request, selected: list[str], method: str, errors: dict[str, str], status: int = 200
 ) -> Response:
     claims = [c for c in await _open_claims(web, request) if c["eligibility"]["canPay"]]
     ticked = [c for c in claims if c["id"] in selected]
@@ -110,7 +110,6 @@ async def _render_pay(
             "selected": selected,
             "method": method,
             "errors": errors,
-            "key": key,
             "total_oere": total_oere,
         },
         status,
@@ -128,7 +127,7 @@ async def start_payment(web: WebApp, request: Request) -> Response:
     if method not in ("CARD", "MOBILEPAY"):
         errors["metode"] = "Vælg, hvordan du vil betale."
     if errors:
-        return await _render_pay(web, request, selected, "CARD", errors, key, 400)
+        return await _render_pay(web, request, selected, "CARD", errors, 400)
     result = await web.query(
         request,
         "WebStartPayment",
@@ -143,7 +142,7 @@ async def start_payment(web: WebApp, request: Request) -> Response:
     )
     payload = result.data["startPayment"]
     if problems := user_errors(payload):
-        return await _render_pay(web, request, selected, str(method), field_errors(problems), new_key(), 400)
+        return await _render_pay(web, request, selected, str(method), field_errors(problems), 400)
     payment = payload["payment"]
     session.remember_payment(request, payment["id"])
     if payment["status"] == "CREATED" and payment["redirectUrl"]:
@@ -240,7 +239,6 @@ async def _render_plan(
             "preview": preview,
             "errors": errors,
             "answers": answers,
-            "key": new_key(),
         },
         status,
     )
@@ -299,7 +297,6 @@ async def plan_detail_page(web: WebApp, request: Request, errors: dict[str, str]
             "plan": plan,
             "created": request.query_params.get("oprettet") == "1",
             "errors": errors or {},
-            "key": new_key(),
         },
         400 if errors else 200,
     )
@@ -327,7 +324,6 @@ async def automatic_page(web: WebApp, request: Request) -> Response:
         {
             "methods": me["paymentMethods"]["nodes"],
             "enrolled": request.query_params.get("tilmeldt") == "1",
-            "key": new_key(),
         },
     )
 
@@ -377,7 +373,6 @@ async def _render_enrol(
             "selected": selected,
             "answers": answers,
             "errors": errors,
-            "key": new_key(),
         },
         status,
     )

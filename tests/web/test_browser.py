@@ -32,6 +32,16 @@ async def sign_in(page: Any, name: str = "Anna Jensen") -> None:
     await expect(page.get_by_role("heading", level=1)).to_have_text("Dit overblik")
 
 
+async def david_plan(page: Any, monthly: str) -> None:
+    """David ticks all his claims, opens "Opret afdragsordning" and asks for ``monthly`` kroner a month."""
+    await sign_in(page, "David Larsen")
+    for box in await page.get_by_role("checkbox").all():
+        await box.check()
+    await page.get_by_role("button", name="Opret afdragsordning").click()
+    await page.get_by_label("Beløb om måneden (kr.)").fill(monthly)
+    await page.get_by_role("button", name="Fortsæt").click()
+
+
 async def until_text(page: Any, text: str, refresh_link: str = "Opdater status") -> None:
     """Follow the page's own refresh link (no JavaScript) until ``text`` shows, for at most WAIT_SECONDS."""
     loop = asyncio.get_running_loop()
@@ -187,12 +197,7 @@ async def test_installment_plan_from_range_to_creation(page: Any) -> None:
 
 
 async def test_installment_plan_over_18_months_asks_for_an_assessment(page: Any) -> None:
-    await sign_in(page, "David Larsen")
-    for box in await page.get_by_role("checkbox").all():
-        await box.check()
-    await page.get_by_role("button", name="Opret afdragsordning").click()
-    await page.get_by_label("Beløb om måneden (kr.)").fill("350")
-    await page.get_by_role("button", name="Fortsæt").click()
+    await david_plan(page, "350")
     await expect(page.get_by_role("heading", name="Individuel vurdering")).to_be_visible()
     await page.get_by_label("Jeg accepterer betingelserne").check()
     await page.get_by_role("button", name="Send anmodning om individuel vurdering").click()
@@ -227,12 +232,7 @@ async def test_automatic_payment_by_mobilepay_with_a_chosen_account(page: Any, s
 
 
 async def test_plan_enrolled_in_betalingsservice(page: Any, site: Site) -> None:
-    await sign_in(page, "David Larsen")
-    for box in await page.get_by_role("checkbox").all():
-        await box.check()
-    await page.get_by_role("button", name="Opret afdragsordning").click()
-    await page.get_by_label("Beløb om måneden (kr.)").fill("700")
-    await page.get_by_role("button", name="Fortsæt").click()
+    await david_plan(page, "700")
     await page.get_by_label("Jeg accepterer betingelserne").check()
     await page.get_by_role("button", name="Opret afdragsordning").click()
     await page.get_by_role("link", name="Tilmeld afdragsordningen automatisk betaling").click()

@@ -33,14 +33,17 @@ def _no_firefox(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def firefox() -> Iterator[Any]:
+def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     try:
         from marionette_driver.marionette import Marionette
     except ImportError:
         _no_firefox("marionette-driver is not installed (pip install marionette-driver)")
     if not Path(FIREFOX).exists():
         _no_firefox(f"no Firefox at {FIREFOX} (apt-get install firefox-esr)")
-    client = Marionette(bin=FIREFOX, headless=True, host="127.0.0.1", port=free_port(), startup_timeout=120)
+    log = tmp_path_factory.mktemp("firefox") / "gecko.log"  # Firefox's own log, never in the working tree
+    client = Marionette(
+        bin=FIREFOX, headless=True, host="127.0.0.1", port=free_port(), startup_timeout=120, gecko_log=str(log)
+    )
     client.start_session()
     client.timeout.implicit = 10  # find_element waits this long for an element to appear
     try:

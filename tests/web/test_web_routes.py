@@ -17,6 +17,12 @@ from tests.web.conftest import Browser
 from web import i18n, session
 from web.app import DEMO_CITIZENS, session_secret
 
+PRODUCTION = {
+    "environment": "production",
+    "auth_secret": "production-key-" + "k" * 40,
+    "payments_webhook_secret": "production-webhook-secret",
+}
+
 
 def _set_cookie(response: httpx.Response) -> str:
     cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("mbo_session=")]
@@ -167,9 +173,7 @@ async def test_production_has_no_dev_sign_in(migrated: str, gaeldst_sim: Threade
     async with build_api(
         migrated,
         gaeldst_sim,
-        environment="production",
-        auth_secret="production-key-" + "k" * 40,
-        payments_webhook_secret="production-webhook-secret",
+        **PRODUCTION,
         web_session_secret="production-session-secret",
     ) as prod:
         transport = httpx.ASGITransport(app=prod.app, client=("127.0.0.1", 50000))
@@ -190,9 +194,7 @@ async def test_production_without_a_session_secret_serves_no_page(migrated: str,
     async with build_api(
         migrated,
         gaeldst_sim,
-        environment="production",
-        auth_secret="production-key-" + "k" * 40,
-        payments_webhook_secret="production-webhook-secret",
+        **PRODUCTION,
     ) as prod:
         response = await prod.client.get("/log-ind")
         assert response.status_code == 404
@@ -268,9 +270,7 @@ async def test_the_page_works_where_citizens_may_send_only_trusted_documents(
     async with build_api(
         migrated,
         gaeldst_sim,
-        environment="production",
-        auth_secret="production-key-" + "k" * 40,
-        payments_webhook_secret="production-webhook-secret",
+        **PRODUCTION,
         web_session_secret="production-session-secret",
         trusted_documents_only_for_citizens=True,
     ) as prod:
