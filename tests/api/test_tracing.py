@@ -11,10 +11,15 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from adapters.simserver import ThreadedServer
 from gateway.app import build_services, create_app
@@ -126,3 +131,44 @@ async def test_a_sweep_is_a_trace_and_log_lines_carry_the_trace_id(
         structlog.get_logger("test").warning("probe.logged")
     line = next(ln for ln in capfd.readouterr().err.splitlines() if "probe.logged" in ln)
     assert f"trace_id={span.get_span_context().trace_id:032x}" in line
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_tracing_by_settings_exports_over_otlp_http(migrated: str, gaeldst_sim: ThreadedServer) -> None:
+    """GATEWAY_TRACING_ENABLED and an endpoint: the spans reach an OTLP/HTTP collector (here a small receiver that
+    decodes what it is sent) when the services close."""
+    received: list[ExportTraceServiceRequest] = []
+
+    async def collect(request: Request) -> Response:
+        assert request.headers["content-type"] == "application/x-protobuf"
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(await request.body())
+        received.append(message)
+        return Response(b"", media_type="application/x-protobuf")
+
+    with ThreadedServer(Starlette(routes=[Route("/v1/traces", collect, methods=["POST"])])) as collector:
+        settings = make_settings(migrated, gaeldst_sim.url, tracing_enabled=True, tracing_otlp_endpoint=collector.url)
+        services = build_services(settings)
+        assert services.owns_tracer_provider
+        try:
+            transport = httpx.ASGITransport(app=create_app(settings, services=services))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+                assert (await client.get("/healthz")).status_code == 200
+        finally:
+            await services.aclose()  # flushes the batch
+    names = {
+        span.name
+        for message in received
+        for resource in message.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    }
+    assert "GET /healthz" in names
+    services_named = {
+        attribute.value.string_value
+        for message in received
+        for resource in message.resource_spans
+        for attribute in resource.resource.attributes
+        if attribute.key == "service.name"
+    }
+    assert services_named == {"betalingsoverblik-gateway"}
