@@ -61,6 +61,7 @@ def run_dev(settings: Settings, *, reseed: bool = True) -> int:
     print(
         f"""
 Mit betalingsoverblik gateway (development)
+  Web page:       {base}/  (sign in as a demo citizen, e.g. Anna Jensen)
   GraphiQL:       {base}/graphql
   Gældsstyrelsen: {gaeldst.url}  (simulator)
   Payments:       {payments.url}  (simulator)
