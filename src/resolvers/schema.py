@@ -17,6 +17,20 @@ from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.i18n import Language, translate
 from gateway.settings import Settings
+from resolvers.caseworkers.acting import (
+    ActingQueries,
+    CancelInstallmentPlanOnBehalfInput,
+    CreateInstallmentPlanOnBehalfInput,
+    EnrolAutomaticPaymentOnBehalfInput,
+    SendPaymentLinkInput,
+    SendPaymentLinkPayload,
+    StopAutomaticPaymentOnBehalfInput,
+    cancel_installment_plan_on_behalf,
+    create_installment_plan_on_behalf,
+    enrol_automatic_payment_on_behalf,
+    send_payment_link,
+    stop_automatic_payment_on_behalf,
+)
 from resolvers.caseworkers.portfolio import PortfolioQueries
 from resolvers.caseworkers.queries import CaseworkerItemQueries, CaseworkerQueries
 from resolvers.caseworkers.search import SearchQueries
@@ -25,7 +39,7 @@ from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
 from resolvers.claims.types import Claim, Department
-from resolvers.common.permissions import CaseworkerCanAct, CitizenOrCaseworkerCanAct
+from resolvers.common.permissions import CaseworkerCanAct
 from resolvers.common.types import SCALARS
 from resolvers.context import Info
 from resolvers.limits import BoundedParserCache, LimitsConfig, QueryLimits, count_list_objects
@@ -42,13 +56,21 @@ from resolvers.payments.mutations import (
 )
 from resolvers.payments.types import MobilePayAccount, Payment, PaymentMethod
 from resolvers.plans.mutations import (
+    AcceptCounterOfferInput,
     ApproveInstallmentPlanInput,
     CancelInstallmentPlanInput,
+    CounterOfferInstallmentPlanInput,
     CreateInstallmentPlanInput,
+    DeclineCounterOfferInput,
     InstallmentPlanPayload,
+    RejectInstallmentPlanInput,
+    accept_counter_offer,
     approve_installment_plan,
     cancel_installment_plan,
+    counter_offer_installment_plan,
     create_installment_plan,
+    decline_counter_offer,
+    reject_installment_plan,
 )
 from resolvers.plans.queries import PlanQueries
 from resolvers.plans.types import Installment, InstallmentPlan
@@ -71,6 +93,7 @@ Query = merge_types(
         PortfolioQueries,
         WorkQueueQueries,
         SearchQueries,
+        ActingQueries,
     ),
 )
 
@@ -92,12 +115,82 @@ class Mutation:
         return await approve_installment_plan(info, input)
 
     @strawberry.mutation(
-        description="Cancel a pending or active plan; its claims become free for a new plan. The citizen, or a "
-        "caseworker allowed to act (logged).",
-        permission_classes=[CitizenOrCaseworkerCanAct],
+        description="Reject a plan waiting for an individual assessment: REJECTED, its claims free again; the "
+        "citizen is told why. Caseworkers only; logged.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def reject_installment_plan(self, info: Info, input: RejectInstallmentPlanInput) -> InstallmentPlanPayload:
+        return await reject_installment_plan(info, input)
+
+    @strawberry.mutation(
+        description="Offer other terms for a plan waiting for an individual assessment (at least 350.00 DKK a month): "
+        "COUNTER_OFFERED until the citizen accepts or declines. Caseworkers only; logged.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def counter_offer_installment_plan(
+        self, info: Info, input: CounterOfferInstallmentPlanInput
+    ) -> InstallmentPlanPayload:
+        return await counter_offer_installment_plan(info, input)
+
+    @strawberry.mutation(description="The citizen accepts a counter-offer: the plan becomes ACTIVE on its terms.")
+    async def accept_counter_offer(self, info: Info, input: AcceptCounterOfferInput) -> InstallmentPlanPayload:
+        return await accept_counter_offer(info, input)
+
+    @strawberry.mutation(description="The citizen declines a counter-offer: the plan ends, its claims free again.")
+    async def decline_counter_offer(self, info: Info, input: DeclineCounterOfferInput) -> InstallmentPlanPayload:
+        return await decline_counter_offer(info, input)
+
+    @strawberry.mutation(
+        description="The citizen cancels their own pending, counter-offered or active plan; its claims become free "
+        "for a new plan. (Caseworkers: cancelInstallmentPlanOnBehalf.)"
     )
     async def cancel_installment_plan(self, info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
         return await cancel_installment_plan(info, input)
+
+    @strawberry.mutation(
+        description="Caseworkers, on the phone: create a plan for the citizen, who accepted the terms on the phone. "
+        "Logged with its purpose.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def create_installment_plan_on_behalf(
+        self, info: Info, input: CreateInstallmentPlanOnBehalfInput
+    ) -> InstallmentPlanPayload:
+        return await create_installment_plan_on_behalf(info, input)
+
+    @strawberry.mutation(description="Caseworkers, on the phone: cancel the citizen's plan. Logged with its purpose.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def cancel_installment_plan_on_behalf(
+        self, info: Info, input: CancelInstallmentPlanOnBehalfInput
+    ) -> InstallmentPlanPayload:
+        return await cancel_installment_plan_on_behalf(info, input)
+
+    @strawberry.mutation(
+        description="Caseworkers, on the phone: enrol the citizen's bills or plan in automatic payment. Logged with "
+        "its purpose.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def enrol_automatic_payment_on_behalf(
+        self, info: Info, input: EnrolAutomaticPaymentOnBehalfInput
+    ) -> PaymentMethodPayload:
+        return await enrol_automatic_payment_on_behalf(info, input)
+
+    @strawberry.mutation(
+        description="Caseworkers, on the phone: stop the citizen's automatic payment. Logged with its purpose.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def stop_automatic_payment_on_behalf(
+        self, info: Info, input: StopAutomaticPaymentOnBehalfInput
+    ) -> PaymentMethodPayload:
+        return await stop_automatic_payment_on_behalf(info, input)
+
+    @strawberry.mutation(
+        description="Caseworkers, on the phone: send the citizen a link to pay ticked claims (a notice); the citizen "
+        "pays in their own session. Logged with its purpose.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def send_payment_link(self, info: Info, input: SendPaymentLinkInput) -> SendPaymentLinkPayload:
+        return await send_payment_link(info, input)
 
     @strawberry.mutation(
         description="Pay ticked claims now by card or MobilePay (R3); send the citizen to redirectUrl."

@@ -63,8 +63,8 @@ def test_paid_in_full_is_paid_in_any_plan(plan_status: str) -> None:
     assert installment_status(plan_status, TODAY + timedelta(days=9), 35_000, 40_000, TODAY) is IS.PAID
 
 
-ENDED = ("CANCELLED", "DEFAULTED", "COMPLETED")
-LIVE = ("ACTIVE", "PENDING_APPROVAL")
+ENDED = ("CANCELLED", "DEFAULTED", "COMPLETED", "REJECTED")
+LIVE = ("ACTIVE", "PENDING_APPROVAL", "COUNTER_OFFERED")
 DRAWS = (None, "SCHEDULED", "PENDING", "CHARGED", "FAILED", "CANCELLED", "INVOICED")
 
 

@@ -14,8 +14,10 @@ from gateway.domain.plan_states import (
     TERMINAL_STATUSES,
     InvalidPlanTransition,
     PlanStatus,
+    can_answer_counter_offer,
     can_approve,
     can_cancel,
+    can_decide,
     can_transition,
     is_in_default,
     is_live,
@@ -33,6 +35,11 @@ S = PlanStatus
 ALLOWED = {
     (S.PENDING_APPROVAL, S.ACTIVE),
     (S.PENDING_APPROVAL, S.CANCELLED),
+    # The individual assessment can say no, or offer other terms, which the citizen accepts or declines (issue 12).
+    (S.PENDING_APPROVAL, S.REJECTED),
+    (S.PENDING_APPROVAL, S.COUNTER_OFFERED),
+    (S.COUNTER_OFFERED, S.ACTIVE),
+    (S.COUNTER_OFFERED, S.CANCELLED),
     (S.ACTIVE, S.CANCELLED),
     (S.ACTIVE, S.COMPLETED),
     (S.ACTIVE, S.DEFAULTED),
@@ -40,7 +47,15 @@ ALLOWED = {
 
 
 def test_members_and_order_match_graphql() -> None:
-    assert [s.value for s in S] == ["PENDING_APPROVAL", "ACTIVE", "COMPLETED", "DEFAULTED", "CANCELLED"]
+    assert [s.value for s in S] == [
+        "PENDING_APPROVAL",
+        "ACTIVE",
+        "COMPLETED",
+        "DEFAULTED",
+        "CANCELLED",
+        "COUNTER_OFFERED",
+        "REJECTED",
+    ]
 
 
 @pytest.mark.parametrize("current", list(S))
@@ -59,7 +74,7 @@ def test_transition_table(current: PlanStatus, new: PlanStatus) -> None:
 
 
 def test_terminal_states_have_no_way_out() -> None:
-    assert frozenset({S.COMPLETED, S.DEFAULTED, S.CANCELLED}) == TERMINAL_STATUSES
+    assert frozenset({S.COMPLETED, S.DEFAULTED, S.CANCELLED, S.REJECTED}) == TERMINAL_STATUSES
     for terminal in TERMINAL_STATUSES:
         assert is_terminal(terminal)
         for new in S:
@@ -68,18 +83,36 @@ def test_terminal_states_have_no_way_out() -> None:
 
 
 def test_live_plans_hold_their_claims() -> None:
-    assert frozenset({S.PENDING_APPROVAL, S.ACTIVE}) == LIVE_STATUSES
+    assert frozenset({S.PENDING_APPROVAL, S.COUNTER_OFFERED, S.ACTIVE}) == LIVE_STATUSES
     assert is_live("PENDING_APPROVAL")
     assert is_live(S.ACTIVE)
-    for s in (S.COMPLETED, S.DEFAULTED, S.CANCELLED):
+    assert is_live("COUNTER_OFFERED")  # the claims stay held while the citizen considers the offer
+    for s in (S.COMPLETED, S.DEFAULTED, S.CANCELLED, S.REJECTED):
         assert not is_live(s)
 
 
 def test_cancel_and_approve_match_the_mutations() -> None:
-    # cancelInstallmentPlan: PENDING_APPROVAL or ACTIVE; approveInstallmentPlan: PENDING_APPROVAL only.
-    assert frozenset({S.PENDING_APPROVAL, S.ACTIVE}) == CANCELLABLE_STATUSES
-    assert [s for s in S if can_cancel(s)] == [S.PENDING_APPROVAL, S.ACTIVE]
+    # cancelInstallmentPlan: any live plan; approveInstallmentPlan: PENDING_APPROVAL only.
+    assert frozenset({S.PENDING_APPROVAL, S.ACTIVE, S.COUNTER_OFFERED}) == CANCELLABLE_STATUSES
+    assert [s for s in S if can_cancel(s)] == [S.PENDING_APPROVAL, S.ACTIVE, S.COUNTER_OFFERED]
     assert [s for s in S if can_approve(s)] == [S.PENDING_APPROVAL]
+
+
+def test_an_assessment_is_made_once_and_a_counter_offer_answered_once() -> None:
+    # approve, reject and counter-offer decide a plan that waits for its assessment, and nothing else.
+    assert [s for s in S if can_decide(s)] == [S.PENDING_APPROVAL]
+    for decided in (S.ACTIVE, S.REJECTED, S.COUNTER_OFFERED):
+        assert can_transition(S.PENDING_APPROVAL, decided)
+        assert not can_decide(decided)
+    # acceptCounterOffer and declineCounterOffer answer an open counter-offer, and nothing else.
+    assert [s for s in S if can_answer_counter_offer(s)] == [S.COUNTER_OFFERED]
+    assert transition(S.COUNTER_OFFERED, S.ACTIVE) is S.ACTIVE
+    assert transition(S.COUNTER_OFFERED, S.CANCELLED) is S.CANCELLED
+    # A rejected plan is over: it is neither approved nor counter-offered later, and holds no claims.
+    for new in (S.ACTIVE, S.COUNTER_OFFERED, S.PENDING_APPROVAL):
+        with pytest.raises(InvalidPlanTransition):
+            transition(S.REJECTED, new)
+    assert not is_live(S.REJECTED)
 
 
 def test_accepts_the_ledgers_strings() -> None:

@@ -25,9 +25,13 @@ class AccessLogStatements:
         operation: str,
         request_id: str | None,
         now: datetime,
+        actor_name: str | None = None,
+        actor_unit: str | None = None,
+        purpose: str | None = None,
     ) -> None:
         """One row per citizen (duplicates dropped; None for a look-up that found nobody), in one statement;
-        the citizens' data version is raised because their ``accessLog`` changed."""
+        the citizens' data version is raised because their ``accessLog`` changed. ``actor_name`` and
+        ``actor_unit`` say who, for people; ``purpose`` why a caseworker acted on the citizen's behalf."""
         unique = list(dict.fromkeys(citizen_ids))
         if not unique:
             return
@@ -40,6 +44,9 @@ class AccessLogStatements:
                 "operation": operation,
                 "request_id": request_id,
                 "detail": None,
+                "actor_name": actor_name,
+                "actor_unit": actor_unit,
+                "purpose": purpose,
             }
             for cid in unique
         ]

@@ -316,6 +316,7 @@ class DrawStatements:
         plan_id: int | None = None,
         draw_id: int | None = None,
         claim_id: int | None = None,
+        payment_request_id: int | None = None,
     ) -> bool:
         """Record a notice once (False when it was recorded before)."""
         new = await insert_once(
@@ -328,6 +329,7 @@ class DrawStatements:
                 "plan_id": plan_id,
                 "draw_id": draw_id,
                 "claim_id": claim_id,
+                "payment_request_id": payment_request_id,
                 "created_at": now,
             },
             ["dedupe_key"],

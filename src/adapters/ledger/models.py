@@ -173,7 +173,21 @@ class InstallmentPlan(Base):
     created_at: Mapped[datetime] = utc_column()
     approved_by: Mapped[str | None] = mapped_column(String(80))
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The caseworkers' internal note on the assessment (approve, reject or counter-offer): never shown to the citizen.
     approval_note: Mapped[str | None] = mapped_column(Text)
+    # The terms the citizen accepted (gateway.domain.terms), and how: ONLINE (their own click) or PHONE (a
+    # caseworker recorded it on the phone). NULL for plans made before terms were versioned.
+    terms_version: Mapped[str | None] = mapped_column(String(40))
+    terms_accepted_via: Mapped[str | None] = mapped_column(String(20))
+    # The individual assessment (R11): the citizen's reason for asking, and the caseworker's decision (APPROVED,
+    # REJECTED, COUNTER_OFFERED), by whom and when, the message shown to the citizen, and a counter-offer's terms.
+    assessment_reason: Mapped[str | None] = mapped_column(Text)
+    assessment_outcome: Mapped[str | None] = mapped_column(String(20))
+    assessed_by: Mapped[str | None] = mapped_column(String(80))
+    assessed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    message_to_citizen: Mapped[str | None] = mapped_column(Text)
+    counter_offer_monthly_oere: Mapped[int | None] = mapped_column(BigInteger)
+    counter_offer_months: Mapped[int | None] = mapped_column(Integer)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
     # When it became COMPLETED or DEFAULTED (or ended because no claim was left in it), and why.
@@ -302,6 +316,11 @@ class AccessLogEntry(Base):
     operation: Mapped[str] = mapped_column(String(80), nullable=False)
     request_id: Mapped[str] = mapped_column(String(64), nullable=False)
     detail: Mapped[str | None] = mapped_column(Text)
+    # Who, for people: the caseworker's name and unit as their token said at the time (NULL where it said nothing),
+    # and why they acted on the citizen's behalf (required for such actions; gateway.domain.acting).
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_unit: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (Index("ix_access_log_citizen_at", "citizen_id", "at"),)
 
@@ -370,6 +389,25 @@ class CitizenNotice(Base):
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
     created_at: Mapped[datetime] = utc_column()
+    # A caseworker sent the citizen a link to pay these claims (PAYMENT_REQUESTED).
+    payment_request_id: Mapped[int | None] = mapped_column(ForeignKey("payment_requests.id"))
+
+
+class PaymentRequest(Base):
+    """A caseworker asked the citizen, on the phone, to pay ticked claims: the citizen gets a notice with a link
+    and pays in their own session (a caseworker never handles card data)."""
+
+    __tablename__ = "payment_requests"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    requested_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    created_at: Mapped[datetime] = utc_column()
+
+
+class PaymentRequestClaim(Base):
+    __tablename__ = "payment_request_claims"
+    request_id: Mapped[int] = mapped_column(ForeignKey("payment_requests.id"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
 
 
 class CaseworkerItem(Base):

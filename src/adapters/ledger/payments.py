@@ -25,6 +25,8 @@ _plans = m.table(m.InstallmentPlan)
 _events = m.table(m.WebhookEvent)
 _plan_claims = m.table(m.PlanClaim)
 _draws = m.table(m.Draw)
+_requests = m.table(m.PaymentRequest)
+_request_claims = m.table(m.PaymentRequestClaim)
 
 
 class PaymentStatements:
@@ -104,6 +106,24 @@ class PaymentStatements:
         await self.conn.execute(insert(_payment_claims), [{"payment_id": payment_id, "claim_id": c} for c in claim_ids])
         await bump(self.conn, citizens=[citizen_id])
         return int(payment_id)
+
+    async def insert_payment_request(
+        self, *, citizen_id: int, requested_by: str, claim_ids: Sequence[int], now: datetime
+    ) -> int:
+        """A caseworker's request that the citizen pay these claims (the notice with the link is written apart)."""
+        request_id = (
+            await self.conn.execute(
+                insert(_requests)
+                .values(citizen_id=citizen_id, requested_by=requested_by, created_at=now)
+                .returning(_requests.c.id)
+            )
+        ).scalar_one()
+        await self.conn.execute(insert(_request_claims), [{"request_id": request_id, "claim_id": c} for c in claim_ids])
+        await bump(self.conn, citizens=[citizen_id])
+        return int(request_id)
+
+    async def payment_request(self, request_id: int) -> Row[Any] | None:
+        return (await self.conn.execute(select(_requests).where(_requests.c.id == request_id))).first()
 
     async def payment_for_update(self, payment_id: int) -> Row[Any] | None:
         return (

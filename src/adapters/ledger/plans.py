@@ -39,6 +39,9 @@ class PlanStatements:
         assessment_requested: bool,
         created_by: str,
         now: datetime,
+        terms_version: str | None = None,
+        terms_accepted_via: str | None = None,
+        assessment_reason: str | None = None,
     ) -> int:
         plan_id = (
             await self.conn.execute(
@@ -53,6 +56,9 @@ class PlanStatements:
                     excludes_future_interest=excludes_future_interest,
                     assessment_requested=assessment_requested,
                     terms_accepted_at=now,
+                    terms_version=terms_version,
+                    terms_accepted_via=terms_accepted_via,
+                    assessment_reason=assessment_reason,
                     created_by=created_by,
                     created_at=now,
                 )
@@ -99,7 +105,15 @@ class PlanStatements:
         return list(await self.conn.execute(stmt))
 
     async def approve(
-        self, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
+        self,
+        plan_id: int,
+        *,
+        by: str,
+        note: str,
+        now: datetime,
+        principal_oere: int,
+        months: int,
+        message_to_citizen: str | None = None,
     ) -> None:
         await self.conn.execute(
             update(_plans)
@@ -111,19 +125,102 @@ class PlanStatements:
                 approval_note=note,
                 principal_oere=principal_oere,
                 months=months,
+                assessment_outcome="APPROVED",
+                assessed_by=by,
+                assessed_at=now,
+                message_to_citizen=message_to_citizen,
             )
         )
         await bump(self.conn, plans=[plan_id])
 
-    async def cancel(self, plan_id: int, *, by: str, now: datetime) -> None:
+    async def reject(self, plan_id: int, *, by: str, note: str, message_to_citizen: str, now: datetime) -> None:
+        """The assessment said no: the plan ends REJECTED and its claims are free again."""
         await self.conn.execute(
-            update(_plans).where(_plans.c.id == plan_id).values(status="CANCELLED", cancelled_at=now, cancelled_by=by)
+            update(_plans)
+            .where(_plans.c.id == plan_id)
+            .values(
+                status="REJECTED",
+                approval_note=note,
+                assessment_outcome="REJECTED",
+                assessed_by=by,
+                assessed_at=now,
+                message_to_citizen=message_to_citizen,
+                ended_at=now,
+                end_reason="REJECTED",
+            )
         )
-        # The claims are free for a new plan again.
+        await self._free_claims(plan_id)
+        await bump(self.conn, plans=[plan_id])
+
+    async def counter_offer(
+        self,
+        plan_id: int,
+        *,
+        by: str,
+        note: str,
+        message_to_citizen: str,
+        monthly_oere: int,
+        months: int,
+        now: datetime,
+    ) -> None:
+        """The assessment offers other terms; the plan keeps its claims while the citizen considers them."""
+        await self.conn.execute(
+            update(_plans)
+            .where(_plans.c.id == plan_id)
+            .values(
+                status="COUNTER_OFFERED",
+                approval_note=note,
+                assessment_outcome="COUNTER_OFFERED",
+                assessed_by=by,
+                assessed_at=now,
+                message_to_citizen=message_to_citizen,
+                counter_offer_monthly_oere=monthly_oere,
+                counter_offer_months=months,
+            )
+        )
+        await bump(self.conn, plans=[plan_id])
+
+    async def accept_counter_offer(
+        self,
+        plan_id: int,
+        *,
+        now: datetime,
+        principal_oere: int,
+        monthly_oere: int,
+        months: int,
+        terms_version: str,
+        terms_accepted_via: str,
+    ) -> None:
+        """The citizen accepted the counter-offer: its terms become the plan's, in force from now."""
+        await self.conn.execute(
+            update(_plans)
+            .where(_plans.c.id == plan_id)
+            .values(
+                status="ACTIVE",
+                principal_oere=principal_oere,
+                monthly_amount_oere=monthly_oere,
+                months=months,
+                terms_version=terms_version,
+                terms_accepted_via=terms_accepted_via,
+                terms_accepted_at=now,
+            )
+        )
+        await bump(self.conn, plans=[plan_id])
+
+    async def cancel(self, plan_id: int, *, by: str, now: datetime, reason: str | None = None) -> None:
+        await self.conn.execute(
+            update(_plans)
+            .where(_plans.c.id == plan_id)
+            .values(status="CANCELLED", cancelled_at=now, cancelled_by=by, end_reason=reason)
+        )
+        await self._free_claims(plan_id)
+        await bump(self.conn, plans=[plan_id])
+
+    async def _free_claims(self, plan_id: int) -> None:
+        """The plan's claims are free for a new plan again."""
         await self.conn.execute(
             update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None)
         )
-        await bump(self.conn, plans=[plan_id])
 
     async def pending_plans(self) -> list[Row[Any]]:
         stmt = select(_plans).where(_plans.c.status == "PENDING_APPROVAL").order_by(_plans.c.created_at, _plans.c.id)

@@ -148,6 +148,24 @@ class PlanRow(Protocol):
     def end_reason(self) -> str | None: ...
     @property
     def cancelled_by(self) -> str | None: ...
+    @property
+    def terms_version(self) -> str | None: ...
+    @property
+    def terms_accepted_via(self) -> str | None: ...
+    @property
+    def assessment_reason(self) -> str | None: ...
+    @property
+    def assessment_outcome(self) -> str | None: ...
+    @property
+    def assessed_by(self) -> str | None: ...
+    @property
+    def assessed_at(self) -> datetime | None: ...
+    @property
+    def message_to_citizen(self) -> str | None: ...
+    @property
+    def counter_offer_monthly_oere(self) -> int | None: ...
+    @property
+    def counter_offer_months(self) -> int | None: ...
 
 
 class PlanClaimRow(Protocol):
@@ -240,6 +258,26 @@ class CitizenNoticeRow(Protocol):
     def claim_id(self) -> int | None: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def payment_request_id(self) -> int | None: ...
+
+
+class PaymentRequestRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def citizen_id(self) -> int: ...
+    @property
+    def requested_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class PaymentRequestClaimRow(Protocol):
+    @property
+    def request_id(self) -> int: ...
+    @property
+    def claim_id(self) -> int: ...
 
 
 class CaseworkerItemRow(Protocol):
@@ -380,6 +418,12 @@ class AccessLogRow(Protocol):
     def request_id(self) -> str: ...
     @property
     def detail(self) -> str | None: ...
+    @property
+    def actor_name(self) -> str | None: ...
+    @property
+    def actor_unit(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
 
 
 # --- claims, departments, statements ---------------------------------------------------------------
@@ -677,6 +721,24 @@ async def notices_by_citizen_ids(
         .order_by(_notices.c.created_at.desc(), _notices.c.id.desc())
     )
     return typed("list[CitizenNoticeRow]", list(await conn.execute(stmt)))
+
+
+async def payment_requests_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[PaymentRequestRow]:
+    t = m.table(m.PaymentRequest)
+    return typed("list[PaymentRequestRow]", list(await conn.execute(select(t).where(t.c.id.in_(ids)))))
+
+
+async def payment_request_claims_by_request_ids(
+    conn: AsyncConnection, request_ids: Sequence[int]
+) -> list[PaymentRequestClaimRow]:
+    """The claims a caseworker asked the citizen to pay, per payment request."""
+    t = m.table(m.PaymentRequestClaim)
+    stmt = (
+        select(t.c.request_id, t.c.claim_id)
+        .where(t.c.request_id.in_(request_ids))
+        .order_by(t.c.request_id, t.c.claim_id)
+    )
+    return typed("list[PaymentRequestClaimRow]", list(await conn.execute(stmt)))
 
 
 async def open_caseworker_items(

@@ -153,6 +153,109 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "INVALID_RETURN_URL": ("Retur-URL'en er ugyldig.", "The return URL is not valid."),
     "PAYMENT_METHOD_NOT_FOUND": ("Tilmeldingen findes ikke.", "The enrolment does not exist."),
     "INVALID_INPUT": ("Input er ugyldigt.", "The input is not valid."),
+    "TERMS_VERSION_OUTDATED": (
+        "Betingelserne er ændret. Læs de nye betingelser, og accepter dem igen.",
+        "The terms have changed. Read the new terms and accept them again.",
+    ),
+    "PLAN_NOT_COUNTER_OFFERED": (
+        "Der er intet modtilbud at svare på for denne afdragsordning.",
+        "There is no counter-offer to answer for this installment plan.",
+    ),
+    "MESSAGE_TO_CITIZEN_REQUIRED": (
+        "Skriv en begrundelse til borgeren.",
+        "Write the reason for the citizen.",
+    ),
+    "PURPOSE_REQUIRED": (
+        "Angiv formålet med handlingen; det skrives i borgerens logbog.",
+        "Give the purpose of the action; it is written to the citizen's access log.",
+    ),
+    "PURPOSE_TOO_LONG": (
+        "Formålet må højst være 500 tegn.",
+        "The purpose may be at most 500 characters.",
+    ),
+    "CITIZEN_NOT_FOUND": ("Borgeren findes ikke.", "The citizen does not exist."),
+    # The terms of an installment plan (gateway.domain.terms): one entry per published version, never edited.
+    "PLAN_TERMS_2026_12": (
+        "Vilkår for afdragsordning hos Randers Kommune\n"
+        "1. Afdragsordningen omfatter de krav, du har valgt, med den restgæld de har, når ordningen oprettes.\n"
+        "2. Du betaler mindst 350,00 kr. om måneden. Ordningen varer normalt højst 18 måneder; en længere ordning "
+        "kræver en individuel vurdering hos Betalingskontoret, som kan godkende, afvise eller tilbyde andre vilkår.\n"
+        "3. Afdragene forfalder på den valgte dag hver måned. Er du tilmeldt Betalingsservice eller MobilePay, "
+        "trækkes de automatisk; ellers får du en opkrævning i din digitale postkasse. Tjek hver måned, at "
+        "betalingen er gennemført.\n"
+        "4. Renter, der påløber et beboerindskudslån efter aftalens indgåelse, indgår ikke i ordningen.\n"
+        "5. Betales et afdrag ikke senest 14 dage efter forfald, bortfalder ordningen, og hele restgælden "
+        "forfalder. Kravene kan derefter sendes til inddrivelse hos Gældsstyrelsen.\n"
+        "6. Krav, der er sendt til inddrivelse hos Gældsstyrelsen, kan ikke indgå i ordningen.\n"
+        "7. Du kan til enhver tid betale mere eller indfri gælden, og du kan opsige ordningen.\n"
+        "Spørgsmål: Betalingskontoret, tlf. 8915 1188, Betalingskontoret@randers.dk.",
+        "Terms of an installment plan with Randers Kommune\n"
+        "1. The plan covers the claims you chose, with what they owe when the plan is made.\n"
+        "2. You pay at least 350.00 DKK a month. A plan normally lasts at most 18 months; a longer plan needs an "
+        "individual assessment by Betalingskontoret, which may approve it, refuse it or offer other terms.\n"
+        "3. Installments fall due on the chosen day each month. If you are enrolled in Betalingsservice or "
+        "MobilePay they are drawn automatically; otherwise you get an invoice in your Digital Post. Check every "
+        "month that the payment went through.\n"
+        "4. Interest that accrues on a resident deposit loan after the plan is made is not part of the plan.\n"
+        "5. If an installment is not paid within 14 days of its due date, the plan lapses and the whole remaining "
+        "debt falls due. The claims may then be sent to Gældsstyrelsen for collection.\n"
+        "6. Claims sent to Gældsstyrelsen for collection cannot be part of the plan.\n"
+        "7. You may pay more or pay off the debt at any time, and you may end the plan.\n"
+        "Questions: Betalingskontoret, phone 8915 1188, Betalingskontoret@randers.dk.",
+    ),
+    # The access log, for people (gateway.domain.acting.describe_access); {who} is a name, or "A caseworker".
+    "ACCESS_CASEWORKER": ("En sagsbehandler", "A caseworker"),
+    "ACCESS_CASEWORKER_IN_UNIT": ("En sagsbehandler i {unit}", "A caseworker in {unit}"),
+    "ACCESS_PURPOSE": ("Formål: {purpose}", "Purpose: {purpose}"),
+    "ACCESS_OTHER": ("{who} så eller ændrede dine oplysninger.", "{who} looked at or changed your data."),
+    "ACCESS_citizen": ("{who} slog dig op.", "{who} looked you up."),
+    "ACCESS_node": ("{who} så dine oplysninger.", "{who} looked at your data."),
+    "ACCESS_nodes": ("{who} så dine oplysninger.", "{who} looked at your data."),
+    "ACCESS_installmentPlansAwaitingApproval": (
+        "{who} så din afdragsordning blandt dem, der venter på en individuel vurdering.",
+        "{who} saw your installment plan among those waiting for an individual assessment.",
+    ),
+    "ACCESS_caseworkerItems": (
+        "{who} så en sag om dig i Betalingskontorets arbejdskø.",
+        "{who} saw an item about you in Betalingskontoret's work queue.",
+    ),
+    "ACCESS_approveInstallmentPlan": (
+        "{who} godkendte din afdragsordning efter en individuel vurdering.",
+        "{who} approved your installment plan after an individual assessment.",
+    ),
+    "ACCESS_rejectInstallmentPlan": (
+        "{who} afviste din anmodning om en længere afdragsordning.",
+        "{who} refused your request for a longer installment plan.",
+    ),
+    "ACCESS_counterOfferInstallmentPlan": (
+        "{who} gav dig et modtilbud på din afdragsordning.",
+        "{who} made you a counter-offer on your installment plan.",
+    ),
+    "ACCESS_cancelInstallmentPlan": ("{who} annullerede din afdragsordning.", "{who} cancelled your installment plan."),
+    "ACCESS_previewInstallmentPlanOnBehalf": (
+        "{who} beregnede en afdragsordning for dig i telefonen.",
+        "{who} worked out an installment plan for you on the phone.",
+    ),
+    "ACCESS_createInstallmentPlanOnBehalf": (
+        "{who} oprettede en afdragsordning for dig i telefonen, efter at du havde accepteret betingelserne.",
+        "{who} created an installment plan for you on the phone, after you had accepted the terms.",
+    ),
+    "ACCESS_cancelInstallmentPlanOnBehalf": (
+        "{who} annullerede din afdragsordning for dig i telefonen.",
+        "{who} cancelled your installment plan for you on the phone.",
+    ),
+    "ACCESS_enrolAutomaticPaymentOnBehalf": (
+        "{who} tilmeldte automatisk betaling for dig i telefonen.",
+        "{who} enrolled you in automatic payment on the phone.",
+    ),
+    "ACCESS_stopAutomaticPaymentOnBehalf": (
+        "{who} stoppede din automatiske betaling for dig i telefonen.",
+        "{who} stopped your automatic payment for you on the phone.",
+    ),
+    "ACCESS_sendPaymentLink": (
+        "{who} sendte dig et link til at betale.",
+        "{who} sent you a link to pay.",
+    ),
     # Notices
     "NOTICE_CHECK_PAYMENTS": (
         "Husk at tjekke, at betalingen bliver trukket fra din konto hver måned.",
@@ -218,6 +321,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A payment you started could not be completed at the payment provider, and it has not been registered on "
         "your claims. If the amount was reserved on your account, it is released. Betalingskontoret has been told; "
         "try paying again, or contact Betalingskontoret.",
+    ),
+    "NOTICE_PLAN_APPROVED": (
+        "Betalingskontoret har godkendt din afdragsordning efter en individuel vurdering.",
+        "Betalingskontoret has approved your installment plan after an individual assessment.",
+    ),
+    "NOTICE_PLAN_REJECTED": (
+        "Betalingskontoret har efter en individuel vurdering afvist din anmodning om en længere afdragsordning. "
+        "Kravene er frie igen: du kan lave en afdragsordning på højst 18 måneder eller betale dem. Kontakt "
+        "Betalingskontoret, hvis du har spørgsmål.",
+        "After an individual assessment, Betalingskontoret has refused your request for a longer installment plan. "
+        "The claims are free again: you can make a plan of at most 18 months or pay them. Contact "
+        "Betalingskontoret if you have questions.",
+    ),
+    "NOTICE_PLAN_COUNTER_OFFERED": (
+        "Betalingskontoret tilbyder dig i stedet en afdragsordning på {amount} om måneden i {months} måneder. "
+        "Accepter eller afvis tilbuddet under din afdragsordning.",
+        "Betalingskontoret offers you an installment plan of {amount} a month for {months} months instead. Accept "
+        "or decline the offer under your installment plan.",
+    ),
+    "NOTICE_PAYMENT_REQUESTED": (
+        "Betalingskontoret har sendt dig et link til at betale {count} krav på i alt {amount}. Du betaler selv med "
+        "kort eller MobilePay.",
+        "Betalingskontoret has sent you a link to pay {count} claim(s) totalling {amount}. You pay yourself by card "
+        "or MobilePay.",
+    ),
+    "NOTICE_MESSAGE_FROM_OFFICE": (
+        "Besked fra Betalingskontoret: {message}",
+        "Message from Betalingskontoret: {message}",
     ),
     "NOTICE_WAGE_GARNISHMENT": (
         "Gældsstyrelsen kan foretage lønindeholdelse, også hvis du har en lav A-indkomst, f.eks. SU, "

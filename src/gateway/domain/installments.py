@@ -76,7 +76,7 @@ def installment_status(
     """
     if paid >= amount:
         return InstallmentStatus.PAID
-    if plan_status in ("CANCELLED", "DEFAULTED", "COMPLETED"):
+    if plan_status in ("CANCELLED", "DEFAULTED", "COMPLETED", "REJECTED"):
         return InstallmentStatus.CANCELLED
     if draw_status == "FAILED":
         return InstallmentStatus.MISSED

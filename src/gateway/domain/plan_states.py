@@ -3,13 +3,19 @@
 The states are GraphQL's ``InstallmentPlanStatus``, in the same order, with the strings the ledger stores.
 
 - PENDING_APPROVAL -> ACTIVE: a caseworker approves a longer plan after an individual assessment (R11).
-- PENDING_APPROVAL -> CANCELLED: the citizen withdraws it, or a caseworker turns it down.
+- PENDING_APPROVAL -> REJECTED: a caseworker says no after the assessment; the claims are free again.
+- PENDING_APPROVAL -> COUNTER_OFFERED: a caseworker offers other terms (a monthly amount of at least 350.00 DKK,
+  see :func:`gateway.domain.plans.counter_offer`), which the citizen may accept or decline.
+- COUNTER_OFFERED -> ACTIVE: the citizen accepts the counter-offer (its terms replace the asked-for ones).
+- PENDING_APPROVAL or COUNTER_OFFERED -> CANCELLED: the citizen withdraws, or declines the counter-offer.
 - ACTIVE -> CANCELLED: the citizen or a caseworker ends it.
 - ACTIVE -> COMPLETED: everything in the plan is paid.
 - ACTIVE -> DEFAULTED: the plan is not kept (misligholdt): see :func:`should_default`.
-- COMPLETED, DEFAULTED and CANCELLED are terminal: nothing leads out of them (a new plan is a new plan).
+- COMPLETED, DEFAULTED, CANCELLED and REJECTED are terminal: nothing leads out of them (a new plan is a new plan).
 
-A live plan (PENDING_APPROVAL or ACTIVE) holds its claims: they can be in no other plan.
+A live plan (PENDING_APPROVAL, COUNTER_OFFERED or ACTIVE) holds its claims: they can be in no other plan. A
+counter-offered plan keeps holding them while the citizen considers the offer, so that nothing else (another plan
+of theirs) can take them in the meantime; declining frees them.
 
 Pure domain logic: no I/O, no clock (``today`` is always passed in).
 """
@@ -31,18 +37,26 @@ class PlanStatus(StrEnum):
     COMPLETED = "COMPLETED"
     DEFAULTED = "DEFAULTED"
     CANCELLED = "CANCELLED"
+    COUNTER_OFFERED = "COUNTER_OFFERED"
+    REJECTED = "REJECTED"
 
 
 _ALLOWED: dict[PlanStatus, frozenset[PlanStatus]] = {
-    PlanStatus.PENDING_APPROVAL: frozenset({PlanStatus.ACTIVE, PlanStatus.CANCELLED}),
+    PlanStatus.PENDING_APPROVAL: frozenset(
+        {PlanStatus.ACTIVE, PlanStatus.CANCELLED, PlanStatus.REJECTED, PlanStatus.COUNTER_OFFERED}
+    ),
+    PlanStatus.COUNTER_OFFERED: frozenset({PlanStatus.ACTIVE, PlanStatus.CANCELLED}),
     PlanStatus.ACTIVE: frozenset({PlanStatus.CANCELLED, PlanStatus.COMPLETED, PlanStatus.DEFAULTED}),
     PlanStatus.COMPLETED: frozenset(),
     PlanStatus.DEFAULTED: frozenset(),
     PlanStatus.CANCELLED: frozenset(),
+    PlanStatus.REJECTED: frozenset(),
 }
 
 TERMINAL_STATUSES: frozenset[PlanStatus] = frozenset(s for s, nxt in _ALLOWED.items() if not nxt)
-LIVE_STATUSES: frozenset[PlanStatus] = frozenset({PlanStatus.PENDING_APPROVAL, PlanStatus.ACTIVE})
+LIVE_STATUSES: frozenset[PlanStatus] = frozenset(
+    {PlanStatus.PENDING_APPROVAL, PlanStatus.COUNTER_OFFERED, PlanStatus.ACTIVE}
+)
 CANCELLABLE_STATUSES: frozenset[PlanStatus] = frozenset(s for s, nxt in _ALLOWED.items() if PlanStatus.CANCELLED in nxt)
 
 DEFAULT_GRACE_DAYS = 14
@@ -91,7 +105,7 @@ def transition(current: PlanStatus | str, new: PlanStatus | str) -> PlanStatus:
 
 
 def is_live(status: PlanStatus | str) -> bool:
-    """PENDING_APPROVAL or ACTIVE: the plan holds its claims (no other plan may take them)."""
+    """PENDING_APPROVAL, COUNTER_OFFERED or ACTIVE: the plan holds its claims (no other plan may take them)."""
     return PlanStatus(status) in LIVE_STATUSES
 
 
@@ -100,13 +114,26 @@ def is_terminal(status: PlanStatus | str) -> bool:
 
 
 def can_cancel(status: PlanStatus | str) -> bool:
-    """PENDING_APPROVAL or ACTIVE (otherwise ``cancelInstallmentPlan`` answers PLAN_NOT_CANCELLABLE)."""
+    """Any live plan (otherwise ``cancelInstallmentPlan`` answers PLAN_NOT_CANCELLABLE)."""
     return PlanStatus(status) in CANCELLABLE_STATUSES
 
 
 def can_approve(status: PlanStatus | str) -> bool:
     """Only a plan waiting for its assessment can be approved (otherwise PLAN_NOT_PENDING)."""
     return PlanStatus(status) is PlanStatus.PENDING_APPROVAL
+
+
+def can_decide(status: PlanStatus | str) -> bool:
+    """An assessment (approve, reject, counter-offer) is made once, on a plan waiting for it (else PLAN_NOT_PENDING).
+
+    A counter-offered plan waits for the citizen, not for a caseworker: a second offer is not made on top of the
+    first (the citizen declines, and asks again)."""
+    return PlanStatus(status) is PlanStatus.PENDING_APPROVAL
+
+
+def can_answer_counter_offer(status: PlanStatus | str) -> bool:
+    """The citizen accepts or declines only a plan with an open counter-offer (else PLAN_NOT_COUNTER_OFFERED)."""
+    return PlanStatus(status) is PlanStatus.COUNTER_OFFERED
 
 
 def _check_grace(grace_days: int) -> None:

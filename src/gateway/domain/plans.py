@@ -272,3 +272,48 @@ def evaluate_plan(
         excludes_future_interest=any(c.is_resident_deposit_loan for c in distinct),
         range=plan_range(principal),
     )
+
+
+# --- the individual assessment's counter-offer (R11) ----------------------------------------------------------
+
+FIELD_MONTHS: tuple[str, ...] = ("input", "months")
+
+
+@dataclass(frozen=True)
+class CounterOffer:
+    """What a caseworker offers instead of the plan the citizen asked for: a monthly amount and how long it takes
+    for the principal the offer was made on (the plan is rescheduled on what is owed when the citizen accepts)."""
+
+    monthly_oere: int
+    months: int
+
+
+def counter_offer(
+    principal_oere: int, *, monthly_oere: int | None, months: int | None
+) -> tuple[CounterOffer | None, Violation | None]:
+    """A caseworker's counter-offer, given as a monthly amount or as a number of months (exactly one).
+
+    The rules are the citizen's own (R11): at least 350.00 DKK a month, no exceptions; an offer by months gets the
+    least monthly amount that repays the principal in that many months (whole øre, rounded up), so an offer of
+    more months than the minimum allows is refused as MONTHLY_AMOUNT_BELOW_MINIMUM. The assessment is the
+    individual assessment, so the offer may be longer than 18 months. A principal below one minimum installment
+    is TOTAL_BELOW_MINIMUM_INSTALLMENT (the citizen should pay it instead).
+    """
+    if (monthly_oere is None) == (months is None):
+        return None, Violation(PlanViolation.INVALID_INPUT, FIELD_MONTHLY_AMOUNT)
+    if principal_oere < MIN_MONTHLY_OERE:
+        return None, Violation(PlanViolation.TOTAL_BELOW_MINIMUM_INSTALLMENT, FIELD_CLAIM_IDS[:1])
+    if months is not None:
+        if months < 1:
+            return None, Violation(PlanViolation.INVALID_INPUT, FIELD_MONTHS)
+        monthly = _ceil_div(principal_oere, months)
+        if monthly < MIN_MONTHLY_OERE:
+            return None, Violation(PlanViolation.MONTHLY_AMOUNT_BELOW_MINIMUM, FIELD_MONTHS)
+    else:
+        assert monthly_oere is not None
+        if monthly_oere <= 0:
+            return None, Violation(PlanViolation.INVALID_AMOUNT, FIELD_MONTHLY_AMOUNT)
+        if monthly_oere < MIN_MONTHLY_OERE:
+            return None, Violation(PlanViolation.MONTHLY_AMOUNT_BELOW_MINIMUM, FIELD_MONTHLY_AMOUNT)
+        monthly = min(monthly_oere, principal_oere)
+    return CounterOffer(monthly_oere=monthly, months=_ceil_div(principal_oere, monthly)), None

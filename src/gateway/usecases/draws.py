@@ -35,7 +35,7 @@ from gateway.domain.draws import (
     when_to_create,
 )
 from gateway.domain.installments import InstallmentLine, installments_paid
-from gateway.domain.plan_states import PlanStatus, should_complete, should_default
+from gateway.domain.plan_states import PlanStatus, is_live, should_complete, should_default
 from gateway.domain.plan_states import transition as plan_transition
 from gateway.domain.plans import build_schedule
 from gateway.usecases.enrolments import Enrolments
@@ -191,7 +191,7 @@ class Draws:
         now, today = utcnow(), danish_today()
         async with self.ledger.transaction() as tx:
             plan = await tx.plan_for_update(plan_id)
-            if plan is None or plan.status not in (PlanStatus.ACTIVE, PlanStatus.PENDING_APPROVAL):
+            if plan is None or not is_live(plan.status):
                 return False
             live = await tx.plan_live_claim_ids(plan_id)
             if claim_id not in live:

@@ -12,10 +12,12 @@ from typing import Any
 
 import structlog
 
+from gateway.domain.acting import Acting
 from gateway.domain.clock import utcnow
 from gateway.domain.enrolments import EnrolmentStatus, InvalidTransition, is_live, transition
 from gateway.domain.errors import UserErrorCode, payments_unavailable
 from gateway.domain.plan_states import is_live as is_live_plan
+from gateway.usecases.access import log_acting
 from gateway.usecases.idempotency import Outcome, Problems, recorded, refused, run_idempotent
 from gateway.usecases.payments import owned_open_claims
 from gateway.usecases.ports import (
@@ -66,11 +68,13 @@ class Enrolments:
         problems: Problems,
         idempotency_key: str,
         payload: dict[str, Any],
+        acting: Acting | None = None,
     ) -> Outcome:
         """Enrol bills (``claim_ids``) or a plan (``plan_id``); a MobilePay subscription draws on the citizen's
         chosen account. Bills that Gældsstyrelsen holds cannot be enrolled (R14: we do not draw them). The
         agreement is created at the provider after the commit (a retry or the poll finishes it if the provider
-        is down)."""
+        is down). ``acting``: a caseworker enrols on the citizen's behalf (logged with its purpose)."""
+        operation = "enrolAutomaticPaymentOnBehalf" if acting is not None else "enrolAutomaticPayment"
         at_collection: set[int] | None = set()
         if claim_ids and not problems:
             at_collection = await self._at_collection(claim_ids, citizen_id)
@@ -102,17 +106,20 @@ class Enrolments:
             if await tx.live_enrolment_conflicts(claim_ids=claim_ids, plan_id=plan_id):
                 field = "planId" if plan_id is not None else "claimIds"
                 return refused(UserErrorCode.ENROLMENT_ALREADY_ACTIVE, "input", field)
+            now = utcnow()
             enrolment_id = await tx.insert_enrolment(
                 citizen_id=citizen_id,
                 kind=kind,
                 account_id=account_id,
                 plan_id=plan_id,
                 claim_ids=claim_ids,
-                now=utcnow(),
+                now=now,
             )
+            if acting is not None:
+                await log_acting(tx, acting, citizen_id, operation, now)
             return Outcome(result={"paymentMethod": enrolment_id, "accountRef": account_ref})
 
-        outcome = await run_idempotent(self.ledger, actor, "enrolAutomaticPayment", idempotency_key, payload, work)
+        outcome = await run_idempotent(self.ledger, actor, operation, idempotency_key, payload, work)
         if outcome.ok:
             try:
                 await self.ensure_provider_agreement(
@@ -153,13 +160,16 @@ class Enrolments:
         enrolment_id: int | None,
         idempotency_key: str,
         payload: dict[str, Any],
+        acting: Acting | None = None,
     ) -> Outcome:
         """Stop an enrolment: at the provider first, then in the ledger. A stopped one never comes back; stopping
-        again is a no-op, and a replayed key does not ask the provider again."""
+        again is a no-op, and a replayed key does not ask the provider again. ``acting``: a caseworker stops it on
+        the citizen's behalf (logged with its purpose)."""
+        operation = "stopAutomaticPaymentOnBehalf" if acting is not None else "stopAutomaticPayment"
         row = await self.owned(enrolment_id, citizen_id)
         if row is None:
             return refused(UserErrorCode.PAYMENT_METHOD_NOT_FOUND, *METHOD_FIELD)
-        earlier = await recorded(self.ledger, actor, "stopAutomaticPayment", idempotency_key, payload)
+        earlier = await recorded(self.ledger, actor, operation, idempotency_key, payload)
         if earlier is not None:
             return earlier
         if row.status in ("PENDING", "ACTIVE") and row.provider_ref is not None:
@@ -170,11 +180,14 @@ class Enrolments:
 
         async def work(tx: LedgerTx) -> Outcome:
             current = await tx.enrolment_for_update(row.id)
+            now = utcnow()
             if current is not None and current.status in ("PENDING", "ACTIVE"):
-                await tx.update_enrolment(row.id, live=False, status="STOPPED", ended_at=utcnow())
+                await tx.update_enrolment(row.id, live=False, status="STOPPED", ended_at=now)
+            if acting is not None:
+                await log_acting(tx, acting, row.citizen_id, operation, now)
             return Outcome(result={"paymentMethod": row.id})
 
-        return await run_idempotent(self.ledger, actor, "stopAutomaticPayment", idempotency_key, payload, work)
+        return await run_idempotent(self.ledger, actor, operation, idempotency_key, payload, work)
 
     async def stop_for_plan(self, plan_id: int) -> None:
         """Stop the automatic payment of a plan that ended (cancelled); safe to repeat."""

@@ -82,6 +82,8 @@ async def owners(tx: LedgerTx, result: dict[str, Any]) -> dict[str, int | None]:
             row = await tx.plan(int(value))
         elif name == "paymentMethod":
             row = await tx.enrolment_row(int(value))
+        elif name == "paymentRequest":
+            row = await tx.payment_request(int(value))
         else:
             continue  # not an object (e.g. a provider's account reference)
         found[name] = int(row.citizen_id) if row is not None else None

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import structlog
 
+from gateway.domain.acting import Acting
 from gateway.domain.clock import utcnow
 from gateway.domain.errors import UserErrorCode, payments_unavailable
 from gateway.domain.money import InvalidAmount, parse_oere
@@ -36,6 +37,7 @@ from gateway.domain.payment_states import (
     is_final,
     transition,
 )
+from gateway.usecases.access import log_acting
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
 from gateway.usecases.ports import (
     Ledger,
@@ -167,6 +169,46 @@ class Payments:
             except (ProviderUnavailable, ProviderRejected):
                 raise payments_unavailable() from None
         return outcome
+
+    async def request_payment(
+        self,
+        *,
+        actor: str,
+        citizen_id: int | None,
+        claim_ids: Sequence[int],
+        problems: Problems,
+        acting: Acting,
+        idempotency_key: str,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        """A caseworker on the phone sends the citizen a link to pay ticked claims: a payment request and a notice
+        (PAYMENT_REQUESTED) in the citizen's notices with the link, in one transaction, logged with its purpose.
+
+        Nothing is paid here and no payment is created: the citizen opens the link in their own session and pays
+        with ``startPayment`` as always (a caseworker never sees card data). The claims must be the citizen's and
+        still owe something, as for a payment (claims at collection too, R14)."""
+
+        async def work(tx: LedgerTx) -> Outcome:
+            if problems:
+                return Outcome(errors=list(problems))
+            _, claim_errors = await owned_open_claims(tx, claim_ids, citizen_id, "claimIds", lock=False)
+            if claim_errors or citizen_id is None:
+                return Outcome(errors=claim_errors or [(UserErrorCode.CITIZEN_NOT_FOUND, ["input", "citizenId"])])
+            now = utcnow()
+            request_id = await tx.insert_payment_request(
+                citizen_id=citizen_id, requested_by=acting.actor.caseworker_id, claim_ids=claim_ids, now=now
+            )
+            await tx.notify_citizen(
+                citizen_id=citizen_id,
+                code="PAYMENT_REQUESTED",
+                dedupe_key=f"payment-request:{request_id}",
+                now=now,
+                payment_request_id=request_id,
+            )
+            await log_acting(tx, acting, citizen_id, "sendPaymentLink", now)
+            return Outcome(result={"paymentRequest": request_id})
+
+        return await run_idempotent(self.ledger, actor, "sendPaymentLink", idempotency_key, payload, work)
 
     async def payment(self, payment_id: int) -> Row | None:
         async with self.ledger.read() as tx:

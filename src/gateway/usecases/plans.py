@@ -1,33 +1,45 @@
-"""Installment plans (afdragsordning): preview, create, approve, cancel, and the approval queue (R11, R13, R14).
+"""Installment plans (afdragsordning): preview, create, the individual assessment (approve, reject, counter-offer,
+and the citizen's answer to a counter-offer), cancel, and the approval queue (R11, R13, R14).
 
-Gældsstyrelsen is always asked before a transaction starts, so no row lock is held during an HTTP call.
+Gældsstyrelsen is always asked before a transaction starts, so no row lock is held during an HTTP call. A
+caseworker acting on a citizen's behalf (``Acting``) goes through the very same rules; only the actor differs, and
+the action is written to the citizen's access log with its purpose in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from gateway.domain.acting import Acting, Actor
 from gateway.domain.claims import ClaimKind
 from gateway.domain.clock import today, utcnow
 from gateway.domain.errors import UserErrorCode
 from gateway.domain.money import InvalidAmount, parse_oere
-from gateway.domain.plan_states import can_approve, can_cancel
+from gateway.domain.plan_states import can_answer_counter_offer, can_cancel, can_decide
 from gateway.domain.plans import (
     FIELD_CLAIM_IDS,
     MIN_MONTHLY_OERE,
     PlanClaim,
     PlanEvaluation,
+    ScheduledInstallment,
     build_schedule,
+    counter_offer,
     evaluate_plan,
 )
+from gateway.domain.terms import CURRENT_TERMS_VERSION
+from gateway.usecases.access import log_acting
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
 from gateway.usecases.ports import CollectionStatuses, CollectionStatusUnavailable, Ledger, LedgerTx, Row
 
 PLAN_FIELD = ("input", "planId")
 MAX_NOTE_LENGTH = 2000
+"""Characters of a caseworker's internal note, of their message to the citizen, and of the citizen's reason."""
+
+ONLINE, PHONE = "ONLINE", "PHONE"  # how the citizen accepted the terms: their own click, or on the phone
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class PlanTerms:
     day_of_month: int
     accept_terms: bool
     request_assessment: bool
+    terms_version: str | None = None  # the version the citizen was shown; None: an older client sent none
+    assessment_reason: str | None = None  # why the citizen asks for a longer plan
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,16 @@ class Preview:
 
 def _decode_errors(claim_ids: Sequence[int | None]) -> Problems:
     return [(UserErrorCode.CLAIM_NOT_FOUND, [*FIELD_CLAIM_IDS, str(i)]) for i, pk in enumerate(claim_ids) if pk is None]
+
+
+def _text_problem(text: str | None, field: str, *, required: bool) -> Problems:
+    """A caseworker's note or message, or the citizen's reason: required where the rules say so, and bounded."""
+    if text is None or not text.strip():
+        if not required:
+            return []
+        code = UserErrorCode.MESSAGE_TO_CITIZEN_REQUIRED if field == "messageToCitizen" else UserErrorCode.INVALID_INPUT
+        return [(code, ["input", field])]
+    return [(UserErrorCode.INVALID_INPUT, ["input", field])] if len(text) > MAX_NOTE_LENGTH else []
 
 
 def _parse_amount(monthly_amount: str) -> int | None:
@@ -130,6 +154,13 @@ class InstallmentPlans:
             today=today(),
             check_terms=check_terms,
         )
+        if check_terms and terms.terms_version is not None and terms.terms_version != CURRENT_TERMS_VERSION:
+            # The citizen was shown other terms than those in force: they must read and accept these.
+            errors.append((UserErrorCode.TERMS_VERSION_OUTDATED, ["input", "termsVersion"]))
+        if terms.assessment_reason is not None and not terms.request_assessment:
+            errors.append((UserErrorCode.INVALID_INPUT, ["input", "assessmentReason"]))
+        else:
+            errors.extend(_text_problem(terms.assessment_reason, "assessmentReason", required=False))
         for v in evaluation.violations:
             if v.code is UserErrorCode.NO_CLAIMS_SELECTED and errors:
                 continue  # the claims were named, just not found
@@ -165,9 +196,18 @@ class InstallmentPlans:
     # --- create -----------------------------------------------------------------------------------------
 
     async def create(
-        self, *, actor: str, citizen_id: int | None, terms: PlanTerms, idempotency_key: str, payload: dict[str, Any]
+        self,
+        *,
+        actor: str,
+        citizen_id: int | None,
+        terms: PlanTerms,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        acting: Acting | None = None,
     ) -> Outcome:
-        """Create the plan: ACTIVE, or PENDING_APPROVAL when an individual assessment is asked for."""
+        """Create the plan: ACTIVE, or PENDING_APPROVAL when an individual assessment is asked for. The accepted terms
+        version is stored with it (the current one when an older client sent none), and how: ONLINE, or PHONE when a
+        caseworker records the citizen's acceptance on the phone (``acting``, logged with its purpose)."""
         monthly = _parse_amount(terms.monthly_amount)
         async with self.ledger.read() as tx:
             references = await self._own_references(tx, terms.claim_ids, citizen_id)
@@ -188,6 +228,7 @@ class InstallmentPlans:
             if errors or evaluation.status is None or citizen_id is None:
                 return Outcome(errors=errors or [(UserErrorCode.NOT_ALLOWED, None)])
             claim_pks = list(dict.fromkeys(pk for pk in terms.claim_ids if pk is not None))
+            now = utcnow()
             plan_id = await tx.insert_plan(
                 citizen_id=citizen_id,
                 status=evaluation.status,
@@ -199,13 +240,97 @@ class InstallmentPlans:
                 excludes_future_interest=evaluation.excludes_future_interest,
                 assessment_requested=terms.request_assessment,
                 created_by=actor,
-                now=utcnow(),
+                now=now,
+                terms_version=terms.terms_version or CURRENT_TERMS_VERSION,
+                terms_accepted_via=PHONE if acting is not None else ONLINE,
+                assessment_reason=terms.assessment_reason.strip() if terms.assessment_reason else None,
             )
+            if acting is not None:
+                await log_acting(tx, acting, citizen_id, "createInstallmentPlanOnBehalf", now)
             return Outcome(result={"plan": plan_id})
 
         return await run_idempotent(self.ledger, actor, "createInstallmentPlan", idempotency_key, payload, work)
 
-    # --- approve and cancel -----------------------------------------------------------------------------
+    # --- the individual assessment (R11) ---------------------------------------------------------------------
+
+    async def _collection_of_plan(self, plan_id: int | None) -> dict[str, str] | None:
+        """Gældsstyrelsen's status of a plan's claims, asked before the transaction (None: it cannot be asked)."""
+        if plan_id is None:
+            return {}
+        async with self.ledger.read() as tx:
+            references = [c.reference for c in await tx.plan_claim_rows(plan_id)]
+        return await self._statuses(references)
+
+    @staticmethod
+    async def _owed_now(
+        tx: LedgerTx, plan_id: int, collection: dict[str, str] | None
+    ) -> tuple[int, list[Any]] | Outcome:
+        """What the plan's claims owe now, if they may still be in a plan (R14), or why not."""
+        claims = await tx.claims_with_outstanding([c.claim_id for c in await tx.plan_claim_rows(plan_id)])
+        if collection is None:
+            return refused(UserErrorCode.COLLECTION_STATUS_UNAVAILABLE, *PLAN_FIELD)
+        if any(collection.get(c.reference) == "AT_COLLECTION" for c in claims):
+            return refused(UserErrorCode.CLAIM_AT_COLLECTION, *PLAN_FIELD)
+        # Payments made while the plan waited reduce it.
+        principal = sum(max(c.outstanding_oere, 0) for c in claims)
+        if principal <= 0:
+            return refused(UserErrorCode.CLAIM_NOT_OPEN, *PLAN_FIELD)
+        return principal, claims
+
+    async def _assess(
+        self,
+        *,
+        operation: str,
+        caseworker_id: str,
+        actor: str,
+        plan_id: int | None,
+        note: str,
+        message_to_citizen: str | None,
+        message_required: bool,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        request_id: str | None,
+        decide: Callable[[LedgerTx, Row, datetime], Awaitable[Outcome | None]],
+        who: Actor | None = None,
+        notice: str,
+    ) -> Outcome:
+        """What approving, rejecting and counter-offering share: the plan must wait for its assessment, the internal
+        note is required, the message to the citizen is required when the answer is not a plain yes (forvaltningsloven
+        § 22: a decision that does not fully grant what was asked for comes with its reasons); the decision is logged
+        and the citizen gets a notice, all in one transaction."""
+
+        async def work(tx: LedgerTx) -> Outcome:
+            if plan_id is None:
+                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
+            problems = _text_problem(note, "note", required=True) + _text_problem(
+                message_to_citizen, "messageToCitizen", required=message_required
+            )
+            if problems:
+                return Outcome(errors=problems)
+            plan = await tx.plan_for_update(plan_id)
+            if plan is None:
+                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
+            if not can_decide(plan.status):
+                return refused(UserErrorCode.PLAN_NOT_PENDING, *PLAN_FIELD)
+            now = utcnow()
+            refusal = await decide(tx, plan, now)
+            if refusal is not None:
+                return refusal
+            await tx.notify_citizen(
+                citizen_id=plan.citizen_id, code=notice, dedupe_key=f"plan-assessed:{plan.id}", now=now, plan_id=plan.id
+            )
+            await tx.log_access(
+                caseworker_id=caseworker_id,
+                citizen_ids=[plan.citizen_id],
+                operation=operation,
+                request_id=request_id,
+                now=now,
+                actor_name=who.name if who is not None else None,
+                actor_unit=who.unit if who is not None else None,
+            )
+            return Outcome(result={"plan": plan.id})
+
+        return await run_idempotent(self.ledger, actor, operation, idempotency_key, payload, work)
 
     async def approve(
         self,
@@ -217,85 +342,248 @@ class InstallmentPlans:
         idempotency_key: str,
         payload: dict[str, Any],
         request_id: str | None,
+        message_to_citizen: str | None = None,
+        who: Actor | None = None,
     ) -> Outcome:
         """A caseworker's approval after an individual assessment (R11); re-checks collection (R14) and
-        reschedules what is owed at approval, starting from today."""
-        collection: dict[str, str] | None = {}
-        if plan_id is not None:
-            async with self.ledger.read() as tx:
-                references = [c.reference for c in await tx.plan_claim_rows(plan_id)]
-            collection = await self._statuses(references)
+        reschedules what is owed at approval, starting from today. ``note`` is for colleagues only;
+        ``message_to_citizen`` (optional) is what the citizen reads."""
+        collection = await self._collection_of_plan(plan_id)
+        message = message_to_citizen.strip() if message_to_citizen and message_to_citizen.strip() else None
 
-        async def work(tx: LedgerTx) -> Outcome:
-            if plan_id is None:
-                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            if not note or len(note) > MAX_NOTE_LENGTH:
-                return refused(UserErrorCode.INVALID_INPUT, "input", "note")
-            plan = await tx.plan_for_update(plan_id)
-            if plan is None:
-                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            if not can_approve(plan.status):
-                return refused(UserErrorCode.PLAN_NOT_PENDING, *PLAN_FIELD)
-            claims = await tx.claims_with_outstanding([c.claim_id for c in await tx.plan_claim_rows(plan_id)])
-            if collection is None:
-                return refused(UserErrorCode.COLLECTION_STATUS_UNAVAILABLE, *PLAN_FIELD)
-            if any(collection.get(c.reference) == "AT_COLLECTION" for c in claims):
-                return refused(UserErrorCode.CLAIM_AT_COLLECTION, *PLAN_FIELD)
-            # What is owed now: payments made while the plan waited for approval reduce it.
-            principal = sum(max(c.outstanding_oere, 0) for c in claims)
-            if principal <= 0:
-                return refused(UserErrorCode.CLAIM_NOT_OPEN, *PLAN_FIELD)
-            now = utcnow()
+        async def decide(tx: LedgerTx, plan: Row, now: datetime) -> Outcome | None:
+            owed = await self._owed_now(tx, plan.id, collection)
+            if isinstance(owed, Outcome):
+                return owed
+            principal, _ = owed
             # The schedule starts from the approval, so no installment falls due before the plan is in force.
             schedule = build_schedule(principal, plan.monthly_amount_oere, plan.day_of_month, today())
-            await tx.replace_schedule(plan_id, schedule)
+            await tx.replace_schedule(plan.id, schedule)
             await tx.approve(
-                plan_id, by=caseworker_id, note=note, now=now, principal_oere=principal, months=len(schedule)
+                plan.id,
+                by=caseworker_id,
+                note=note,
+                now=now,
+                principal_oere=principal,
+                months=len(schedule),
+                message_to_citizen=message,
             )
-            await tx.log_access(
-                caseworker_id=caseworker_id,
-                citizen_ids=[plan.citizen_id],
-                operation="approveInstallmentPlan",
-                request_id=request_id,
+            return None
+
+        return await self._assess(
+            operation="approveInstallmentPlan",
+            caseworker_id=caseworker_id,
+            actor=actor,
+            plan_id=plan_id,
+            note=note,
+            message_to_citizen=message_to_citizen,
+            message_required=False,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            request_id=request_id,
+            decide=decide,
+            who=who,
+            notice="PLAN_APPROVED",
+        )
+
+    async def reject(
+        self,
+        *,
+        caseworker_id: str,
+        actor: str,
+        plan_id: int | None,
+        note: str,
+        message_to_citizen: str,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        request_id: str | None,
+        who: Actor | None = None,
+    ) -> Outcome:
+        """The assessment says no: REJECTED, the claims are free again (for a plan within the rules, or a payment),
+        and the citizen is told why. A live automatic payment of the plan is stopped, as for a cancelled plan."""
+
+        async def decide(tx: LedgerTx, plan: Row, now: datetime) -> Outcome | None:
+            await tx.reject(
+                plan.id, by=caseworker_id, note=note, message_to_citizen=message_to_citizen.strip(), now=now
+            )
+            return None
+
+        outcome = await self._assess(
+            operation="rejectInstallmentPlan",
+            caseworker_id=caseworker_id,
+            actor=actor,
+            plan_id=plan_id,
+            note=note,
+            message_to_citizen=message_to_citizen,
+            message_required=True,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            request_id=request_id,
+            decide=decide,
+            who=who,
+            notice="PLAN_REJECTED",
+        )
+        if outcome.ok:
+            await self.enrolments.stop_for_plan(int(outcome.result["plan"]))
+        return outcome
+
+    async def counter_offer(
+        self,
+        *,
+        caseworker_id: str,
+        actor: str,
+        plan_id: int | None,
+        monthly_amount: str | None,
+        months: int | None,
+        note: str,
+        message_to_citizen: str,
+        idempotency_key: str,
+        payload: dict[str, Any],
+        request_id: str | None,
+        who: Actor | None = None,
+    ) -> Outcome:
+        """The assessment offers other terms: a monthly amount (at least 350.00 DKK, R11) or a number of months, on
+        what the claims owe now. The plan waits for the citizen (COUNTER_OFFERED) and keeps its claims."""
+        collection = await self._collection_of_plan(plan_id)
+        monthly: int | None = None
+        if monthly_amount is not None:
+            monthly = _parse_amount(monthly_amount)
+            if monthly is None:
+                return refused(UserErrorCode.INVALID_AMOUNT, "input", "monthlyAmount")
+
+        async def decide(tx: LedgerTx, plan: Row, now: datetime) -> Outcome | None:
+            owed = await self._owed_now(tx, plan.id, collection)
+            if isinstance(owed, Outcome):
+                return owed
+            principal, _ = owed
+            offer, violation = counter_offer(principal, monthly_oere=monthly, months=months)
+            if violation is not None or offer is None:
+                assert violation is not None
+                return refused(violation.code, *violation.field)
+            await tx.counter_offer(
+                plan.id,
+                by=caseworker_id,
+                note=note,
+                message_to_citizen=message_to_citizen.strip(),
+                monthly_oere=offer.monthly_oere,
+                months=offer.months,
                 now=now,
             )
-            return Outcome(result={"plan": plan_id})
+            return None
 
-        return await run_idempotent(self.ledger, actor, "approveInstallmentPlan", idempotency_key, payload, work)
+        return await self._assess(
+            operation="counterOfferInstallmentPlan",
+            caseworker_id=caseworker_id,
+            actor=actor,
+            plan_id=plan_id,
+            note=note,
+            message_to_citizen=message_to_citizen,
+            message_required=True,
+            idempotency_key=idempotency_key,
+            payload=payload,
+            request_id=request_id,
+            decide=decide,
+            who=who,
+            notice="PLAN_COUNTER_OFFERED",
+        )
+
+    async def accept_counter_offer(
+        self,
+        *,
+        actor: str,
+        citizen_id: int | None,
+        plan_id: int | None,
+        accept_terms: bool,
+        terms_version: str | None,
+        idempotency_key: str,
+        payload: dict[str, Any],
+    ) -> Outcome:
+        """The citizen accepts the caseworker's counter-offer: the plan becomes ACTIVE on its terms, on what the claims
+        owe now (R14 re-checked), scheduled from today, with the terms version accepted again."""
+        collection = await self._collection_of_plan(plan_id)
+
+        async def work(tx: LedgerTx) -> Outcome:
+            plan = await tx.plan_for_update(plan_id) if plan_id is not None else None
+            if plan is None or plan.citizen_id != citizen_id:
+                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
+            problems: Problems = []
+            if not accept_terms:
+                problems.append((UserErrorCode.TERMS_NOT_ACCEPTED, ["input", "acceptTerms"]))
+            if terms_version is not None and terms_version != CURRENT_TERMS_VERSION:
+                problems.append((UserErrorCode.TERMS_VERSION_OUTDATED, ["input", "termsVersion"]))
+            if not can_answer_counter_offer(plan.status):
+                problems.append((UserErrorCode.PLAN_NOT_COUNTER_OFFERED, list(PLAN_FIELD)))
+            if problems:
+                return Outcome(errors=problems)
+            owed = await self._owed_now(tx, plan.id, collection)
+            if isinstance(owed, Outcome):
+                return owed
+            principal, _ = owed
+            monthly = min(int(plan.counter_offer_monthly_oere), principal)
+            schedule: list[ScheduledInstallment] = build_schedule(principal, monthly, plan.day_of_month, today())
+            await tx.replace_schedule(plan.id, schedule)
+            await tx.accept_counter_offer(
+                plan.id,
+                now=utcnow(),
+                principal_oere=principal,
+                monthly_oere=monthly,
+                months=len(schedule),
+                terms_version=terms_version or CURRENT_TERMS_VERSION,
+                terms_accepted_via=ONLINE,
+            )
+            return Outcome(result={"plan": plan.id})
+
+        return await run_idempotent(self.ledger, actor, "acceptCounterOffer", idempotency_key, payload, work)
+
+    async def decline_counter_offer(
+        self, *, actor: str, citizen_id: int | None, plan_id: int | None, idempotency_key: str, payload: dict[str, Any]
+    ) -> Outcome:
+        """The citizen declines the counter-offer: the plan ends CANCELLED (``end_reason`` COUNTER_OFFER_DECLINED)
+        and its claims are free again."""
+
+        async def work(tx: LedgerTx) -> Outcome:
+            plan = await tx.plan_for_update(plan_id) if plan_id is not None else None
+            if plan is None or plan.citizen_id != citizen_id:
+                return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
+            if not can_answer_counter_offer(plan.status):
+                return refused(UserErrorCode.PLAN_NOT_COUNTER_OFFERED, *PLAN_FIELD)
+            await tx.cancel(plan.id, by=actor, now=utcnow(), reason="COUNTER_OFFER_DECLINED")
+            return Outcome(result={"plan": plan.id})
+
+        outcome = await run_idempotent(self.ledger, actor, "declineCounterOffer", idempotency_key, payload, work)
+        if outcome.ok:
+            await self.enrolments.stop_for_plan(int(outcome.result["plan"]))
+        return outcome
+
+    # --- cancel -----------------------------------------------------------------------------------------------
 
     async def cancel(
         self,
         *,
         actor: str,
-        caseworker_id: str | None,
         citizen_id: int | None,
         plan_id: int | None,
         idempotency_key: str,
         payload: dict[str, Any],
-        request_id: str | None,
+        acting: Acting | None = None,
     ) -> Outcome:
-        """Cancel a pending or active plan (a citizen their own, a caseworker anyone's, logged); its claims become
-        free for a new plan and its automatic payment stops."""
+        """Cancel a live plan of the citizen's (their own, or a caseworker on their behalf: ``acting``, logged with
+        its purpose); its claims become free for a new plan and its automatic payment stops."""
+        operation = "cancelInstallmentPlanOnBehalf" if acting is not None else "cancelInstallmentPlan"
 
         async def work(tx: LedgerTx) -> Outcome:
             plan = await tx.plan_for_update(plan_id) if plan_id is not None else None
-            if plan is None or (caseworker_id is None and plan.citizen_id != citizen_id):
+            if plan is None or plan.citizen_id != citizen_id:
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
             if not can_cancel(plan.status):
                 return refused(UserErrorCode.PLAN_NOT_CANCELLABLE, *PLAN_FIELD)
             now = utcnow()
             await tx.cancel(plan.id, by=actor, now=now)
-            if caseworker_id is not None:
-                await tx.log_access(
-                    caseworker_id=caseworker_id,
-                    citizen_ids=[plan.citizen_id],
-                    operation="cancelInstallmentPlan",
-                    request_id=request_id,
-                    now=now,
-                )
+            if acting is not None:
+                await log_acting(tx, acting, plan.citizen_id, operation, now)
             return Outcome(result={"plan": plan.id})
 
-        outcome = await run_idempotent(self.ledger, actor, "cancelInstallmentPlan", idempotency_key, payload, work)
+        outcome = await run_idempotent(self.ledger, actor, operation, idempotency_key, payload, work)
         if outcome.ok:
             # Also on a replay: a cancelled plan's automatic payment must stop, and a retry finishes the job.
             await self.enrolments.stop_for_plan(int(outcome.result["plan"]))

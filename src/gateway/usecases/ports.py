@@ -50,14 +50,48 @@ class LedgerTx(Protocol):
         assessment_requested: bool,
         created_by: str,
         now: datetime,
+        terms_version: str | None = None,
+        terms_accepted_via: str | None = None,
+        assessment_reason: str | None = None,
     ) -> int: ...
     async def replace_schedule(self, plan_id: int, schedule: Sequence[ScheduledInstallment]) -> None: ...
     async def plan_for_update(self, plan_id: int) -> Row | None: ...
     async def plan_claim_rows(self, plan_id: int) -> list[Row]: ...
     async def approve(
-        self, plan_id: int, *, by: str, note: str, now: datetime, principal_oere: int, months: int
+        self,
+        plan_id: int,
+        *,
+        by: str,
+        note: str,
+        now: datetime,
+        principal_oere: int,
+        months: int,
+        message_to_citizen: str | None = None,
     ) -> None: ...
-    async def cancel(self, plan_id: int, *, by: str, now: datetime) -> None: ...
+    async def reject(self, plan_id: int, *, by: str, note: str, message_to_citizen: str, now: datetime) -> None: ...
+    async def counter_offer(
+        self,
+        plan_id: int,
+        *,
+        by: str,
+        note: str,
+        message_to_citizen: str,
+        monthly_oere: int,
+        months: int,
+        now: datetime,
+    ) -> None: ...
+    async def accept_counter_offer(
+        self,
+        plan_id: int,
+        *,
+        now: datetime,
+        principal_oere: int,
+        monthly_oere: int,
+        months: int,
+        terms_version: str,
+        terms_accepted_via: str,
+    ) -> None: ...
+    async def cancel(self, plan_id: int, *, by: str, now: datetime, reason: str | None = None) -> None: ...
     async def pending_plans(self) -> list[Row]: ...
     async def plan(self, plan_id: int) -> Row | None: ...
 
@@ -72,6 +106,10 @@ class LedgerTx(Protocol):
         claim_ids: Sequence[int],
         now: datetime,
     ) -> int: ...
+    async def insert_payment_request(
+        self, *, citizen_id: int, requested_by: str, claim_ids: Sequence[int], now: datetime
+    ) -> int: ...
+    async def payment_request(self, request_id: int) -> Row | None: ...
     async def payment_row(self, payment_id: int) -> Row | None: ...
     async def payment_for_update(self, payment_id: int) -> Row | None: ...
     async def payment_claim_ids(self, payment_id: int) -> list[int]: ...
@@ -164,6 +202,7 @@ class LedgerTx(Protocol):
         plan_id: int | None = None,
         draw_id: int | None = None,
         claim_id: int | None = None,
+        payment_request_id: int | None = None,
     ) -> bool: ...
     async def add_caseworker_item(
         self,
@@ -197,6 +236,9 @@ class LedgerTx(Protocol):
         operation: str,
         request_id: str | None,
         now: datetime,
+        actor_name: str | None = None,
+        actor_unit: str | None = None,
+        purpose: str | None = None,
     ) -> None: ...
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gateway.domain.viewers import CaseworkerViewer
+from resolvers.common.acting import actor_of
 from resolvers.context import Context
 
 
@@ -14,5 +15,9 @@ async def log_caseworker_access(ctx: Context, citizen_ids: Sequence[int | None],
     if not isinstance(viewer, CaseworkerViewer) or not citizen_ids:
         return
     await ctx.services.access_log.record(
-        caseworker_id=viewer.caseworker_id, citizen_ids=citizen_ids, operation=operation, request_id=ctx.request_id
+        caseworker_id=viewer.caseworker_id,
+        citizen_ids=citizen_ids,
+        operation=operation,
+        request_id=ctx.request_id,
+        actor=actor_of(viewer),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from urllib.parse import urlencode
 
 import strawberry
 
@@ -13,9 +14,12 @@ from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GAR
 from gateway.domain.enrolments import EnrolmentStatus
 from gateway.domain.i18n import translate
 from gateway.domain.money import format_dkk
-from gateway.domain.plan_states import lapse_date
+from gateway.domain.plan_states import is_live, lapse_date
 from resolvers.claims.collection import collection_of
+from resolvers.claims.types import Claim
+from resolvers.common import ids
 from resolvers.common.contacts import ContactDetails, contact_details
+from resolvers.common.types import Money, money
 from resolvers.context import Context
 from resolvers.plans.draws import Draw
 from resolvers.plans.types import InstallmentPlan
@@ -36,6 +40,11 @@ class NoticeCode(Enum):
     PLAN_DEFAULTED = "PLAN_DEFAULTED"
     CLAIM_LEFT_PLAN = "CLAIM_LEFT_PLAN"  # R14
     PAYMENT_FAILED = "PAYMENT_FAILED"  # a one-off payment could not be completed at the provider
+    # The individual assessment's answer (R11), and a caseworker's link to pay ticked claims (issue 12):
+    PLAN_APPROVED = "PLAN_APPROVED"
+    PLAN_REJECTED = "PLAN_REJECTED"
+    PLAN_COUNTER_OFFERED = "PLAN_COUNTER_OFFERED"
+    PAYMENT_REQUESTED = "PAYMENT_REQUESTED"
 
 
 @strawberry.enum
@@ -57,12 +66,51 @@ class Notice:
     created_at: datetime | None = strawberry.field(default=None, description="When it happened (events only).")
     draw: Draw | None = strawberry.field(default=None, description="The draw it is about, if any.")
     installment_plan: InstallmentPlan | None = strawberry.field(default=None, description="The plan it is about.")
+    payment_request: PaymentRequest | None = strawberry.field(
+        default=None, description="PAYMENT_REQUESTED: the claims a caseworker asked the citizen to pay, with the link."
+    )
+
+
+@strawberry.type(
+    description="A caseworker asked the citizen (on the phone) to pay ticked claims. The citizen pays in their own "
+    "session, at `link`, with startPayment for `claims`; no payment exists until they do."
+)
+class PaymentRequest:
+    claims: list[Claim]
+    total_outstanding: Money = strawberry.field(description="What the claims owe now.")
+    link: str = strawberry.field(
+        description="The citizens' web page, with the claims ticked: `<public URL>/betal?krav=<claim IDs, comma "
+        "separated>` (global IDs: no CPR)."
+    )
+    created_at: datetime
+
+
+async def payment_request(ctx: Context, request_id: int) -> PaymentRequest | None:
+    """A payment request with its claims, as the citizen (or the caseworker who sent it) sees it."""
+    row = await ctx.loaders.payment_request.load(request_id)
+    if row is None:
+        return None
+    links = await ctx.loaders.payment_request_claims.load(request_id)
+    claims = [c for c in await ctx.loaders.claim.load_many([link.claim_id for link in links]) if c is not None]
+    claim_ids = [ids.encode("Claim", c.id) for c in claims]
+    return PaymentRequest(
+        claims=[Claim.from_row(c) for c in claims],
+        total_outstanding=money(sum(max(c.outstanding_oere, 0) for c in claims)),
+        link=f"{ctx.services.settings.public_url}/betal?{urlencode({'krav': ','.join(claim_ids)}, safe=',')}",
+        created_at=row.created_at,
+    )
 
 
 _EVENT_SEVERITY = {
     NoticeCode.CHECK_DRAW: NoticeSeverity.INFO,
     NoticeCode.PLAN_COMPLETED: NoticeSeverity.INFO,
+    NoticeCode.PLAN_APPROVED: NoticeSeverity.INFO,
+    NoticeCode.PLAN_COUNTER_OFFERED: NoticeSeverity.INFO,
+    NoticeCode.PAYMENT_REQUESTED: NoticeSeverity.INFO,
 }
+
+
+_ASSESSMENT_NOTICES = frozenset({NoticeCode.PLAN_APPROVED, NoticeCode.PLAN_REJECTED, NoticeCode.PLAN_COUNTER_OFFERED})
 
 
 async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
@@ -98,7 +146,7 @@ async def notices_for(ctx: Context, citizen_pk: int) -> list[Notice]:
     if EnrolmentStatus.ACTIVE.value in live:
         add(NoticeCode.CHECK_PAYMENTS, "NOTICE_CHECK_PAYMENTS", NoticeSeverity.INFO, contact_details(PAYMENTS_OFFICE))
     plans = await ctx.loaders.plans_by_citizen.load(citizen_pk)
-    if any(p.excludes_future_interest and p.status in ("ACTIVE", "PENDING_APPROVAL") for p in plans):
+    if any(p.excludes_future_interest and is_live(p.status) for p in plans):
         add(NoticeCode.FUTURE_INTEREST, "NOTICE_FUTURE_INTEREST", NoticeSeverity.INFO)
     return notices + await _events(ctx, citizen_pk, {p.id: p for p in plans})
 
@@ -121,16 +169,25 @@ async def _events(ctx: Context, citizen_pk: int, plans: dict[int, PlanRow]) -> l
                 "lapse_on": lapse_date(draw.due_on, grace).strftime("%d-%m-%Y"),
             }
         plan = plans.get(r.plan_id) if r.plan_id is not None else None
+        request = await payment_request(ctx, r.payment_request_id) if r.payment_request_id is not None else None
+        if request is not None:
+            params = {"count": len(request.claims), "amount": request.total_outstanding.formatted}
+        if code is NoticeCode.PLAN_COUNTER_OFFERED and plan is not None and plan.counter_offer_monthly_oere:
+            params = {"amount": format_dkk(plan.counter_offer_monthly_oere), "months": plan.counter_offer_months}
+        message = translate(f"NOTICE_{code.value}", ctx.language, **params)
+        if code in _ASSESSMENT_NOTICES and plan is not None and plan.message_to_citizen:
+            message += " " + translate("NOTICE_MESSAGE_FROM_OFFICE", ctx.language, message=plan.message_to_citizen)
         events.append(
             Notice(
                 code=code,
                 severity=_EVENT_SEVERITY.get(code, NoticeSeverity.WARNING),
-                message=translate(f"NOTICE_{code.value}", ctx.language, **params),
+                message=message,
                 contact=contact_details(PAYMENTS_OFFICE),
-                link=None,
+                link=request.link if request is not None else None,
                 created_at=r.created_at,
                 draw=Draw.from_row(draw) if draw is not None else None,
                 installment_plan=InstallmentPlan.from_row(plan) if plan is not None else None,
+                payment_request=request,
             )
         )
     return events

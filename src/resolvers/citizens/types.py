@@ -11,6 +11,7 @@ import strawberry
 
 from adapters.ledger.fastread import CITIZEN_COLUMNS, position
 from adapters.ledger.queries import AccessLogRow, CitizenRow, ClaimRow
+from gateway.domain.acting import describe_access
 from gateway.domain.claims import claim_status
 from gateway.domain.viewers import CitizenViewer
 from resolvers.citizens.notices import Notice, notices_for
@@ -36,7 +37,12 @@ class AccessLogEntry(Node):
     at: datetime
     actor_kind: ActorKind
     actor_id: str
-    operation: str
+    actor_name: str | None = strawberry.field(description="The caseworker's name, where their token gave it.")
+    actor_unit: str | None = strawberry.field(description="The caseworker's unit, where their token gave it.")
+    operation: str = strawberry.field(description="The GraphQL operation (for machines; people read description).")
+    purpose: str | None = strawberry.field(
+        description="Why a caseworker acted on the citizen's behalf (as the caseworker wrote it)."
+    )
     request_id: str
 
     @classmethod
@@ -46,8 +52,24 @@ class AccessLogEntry(Node):
             at=r.at,
             actor_kind=ActorKind(r.actor_kind),
             actor_id=r.actor_id,
+            actor_name=r.actor_name,
+            actor_unit=r.actor_unit,
             operation=r.operation,
+            purpose=r.purpose,
             request_id=r.request_id,
+        )
+
+    @strawberry.field(
+        description="What was looked at or done, by whom (name and unit where known) and why, in the request's "
+        "language: for the citizen's own view."
+    )
+    def description(self, info: Info) -> str:
+        return describe_access(
+            self.operation,
+            name=self.actor_name,
+            unit=self.actor_unit,
+            purpose=self.purpose,
+            language=info.context.language,
         )
 
 

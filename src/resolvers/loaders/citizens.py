@@ -7,7 +7,13 @@ from functools import cached_property, partial
 
 from adapters.ledger import queries as q
 from adapters.ledger.db import Database
-from adapters.ledger.queries import AccessLogRow, CitizenNoticeRow, CitizenRow
+from adapters.ledger.queries import (
+    AccessLogRow,
+    CitizenNoticeRow,
+    CitizenRow,
+    PaymentRequestClaimRow,
+    PaymentRequestRow,
+)
 from gateway.domain.clock import utcnow
 from resolvers.loaders.base import RowByKey, RowsByKey
 
@@ -41,3 +47,12 @@ class CitizenLoaders:
         """What happened in the last NOTICE_DAYS days that the citizen is told about, newest first."""
         fetch = partial(q.notices_by_citizen_ids, since=utcnow() - timedelta(days=NOTICE_DAYS))
         return RowsByKey(self.db, fetch, lambda r: r.citizen_id)
+
+    @cached_property
+    def payment_request_claims(self) -> RowsByKey[int, PaymentRequestClaimRow]:
+        """The claims a caseworker asked the citizen to pay (a PAYMENT_REQUESTED notice), per request."""
+        return RowsByKey(self.db, q.payment_request_claims_by_request_ids, lambda r: r.request_id)
+
+    @cached_property
+    def payment_request(self) -> RowByKey[int, PaymentRequestRow]:
+        return RowByKey(self.db, q.payment_requests_by_ids, lambda r: r.id)

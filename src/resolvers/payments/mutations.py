@@ -4,11 +4,14 @@ answer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import strawberry
 
 from gateway.domain.cpr import valid_return_url
 from gateway.domain.errors import ErrorCode, GatewayError, UserErrorCode
-from gateway.usecases.idempotency import Problems
+from gateway.usecases.idempotency import Outcome, Problems
 from resolvers.common import ids
 from resolvers.common.errors import UserError, user_errors
 from resolvers.context import Context, Info
@@ -60,7 +63,7 @@ class PaymentMethodPayload:
     user_errors: list[UserError]
 
 
-def _claim_pks(global_ids: list[strawberry.ID], field: str) -> tuple[list[int], Problems]:
+def payment_claim_pks(global_ids: list[strawberry.ID], field: str) -> tuple[list[int], Problems]:
     """The ticked claims' keys; an ID that is not a claim's, and a claim ticked twice, are reported per field."""
     if len(global_ids) > MAX_CLAIMS:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_INPUT")
@@ -83,7 +86,7 @@ async def start_payment(info: Info, input: StartPaymentInput) -> StartPaymentPay
     if len(input.claim_ids) > MAX_CLAIMS:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_INPUT")
     citizen_id = await ctx.viewer_citizen_id()
-    pks, problems = _claim_pks(input.claim_ids, "claimIds")
+    pks, problems = payment_claim_pks(input.claim_ids, "claimIds")
     if not input.claim_ids:
         problems.append((UserErrorCode.NO_CLAIMS_SELECTED, ["input", "claimIds"]))
     if not valid_return_url(input.return_url):
@@ -111,16 +114,26 @@ async def start_payment(info: Info, input: StartPaymentInput) -> StartPaymentPay
     return StartPaymentPayload(payment=payment, user_errors=user_errors(outcome.errors, ctx.language))
 
 
-async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput) -> PaymentMethodPayload:
-    ctx = info.context
-    viewer = ctx.require_citizen()
-    citizen_id = await ctx.viewer_citizen_id()
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    """An enrolment's input decoded: what the use-case needs, and what is wrong with it already."""
+
+    kind: str
+    claim_pks: list[int]
+    plan_pk: int | None
+    account_pk: int | None
+    return_url: str
+    problems: Problems
+    payload: dict[str, Any]
+
+
+def enrolment_request(ctx: Context, input: EnrolAutomaticPaymentInput) -> EnrolmentRequest:
     problems: Problems = []
     claim_pks: list[int] = []
     if (input.claim_ids is None) == (input.plan_id is None) or (input.claim_ids is not None and not input.claim_ids):
         problems.append((UserErrorCode.INVALID_INPUT, ["input", "claimIds"]))
     elif input.claim_ids is not None:
-        claim_pks, problems = _claim_pks(input.claim_ids, "claimIds")
+        claim_pks, problems = payment_claim_pks(input.claim_ids, "claimIds")
     plan_pk: int | None = None
     if input.plan_id is not None:
         plan_pk = ids.decode_or_none(input.plan_id, "InstallmentPlan")
@@ -136,16 +149,13 @@ async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput)
     return_url = input.return_url or ctx.services.enrolments.default_return_url
     if not valid_return_url(return_url):
         problems.append((UserErrorCode.INVALID_RETURN_URL, ["input", "returnUrl"]))
-    outcome = await ctx.services.enrolments.enrol(
-        actor=viewer.actor_key,
-        citizen_id=citizen_id,
+    return EnrolmentRequest(
         kind=input.kind.value,
-        claim_ids=claim_pks,
-        plan_id=plan_pk,
-        account_id=account_pk,
+        claim_pks=claim_pks,
+        plan_pk=plan_pk,
+        account_pk=account_pk,
         return_url=return_url,
         problems=problems,
-        idempotency_key=input.idempotency_key,
         payload={
             "kind": input.kind.value,
             "claimIds": input.claim_ids,
@@ -154,8 +164,25 @@ async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput)
             "returnUrl": input.return_url,
         },
     )
-    method = await _method(ctx, int(outcome.result["paymentMethod"])) if outcome.ok else None
-    return PaymentMethodPayload(payment_method=method, user_errors=user_errors(outcome.errors, ctx.language))
+
+
+async def enrol_automatic_payment(info: Info, input: EnrolAutomaticPaymentInput) -> PaymentMethodPayload:
+    ctx = info.context
+    viewer = ctx.require_citizen()
+    request = enrolment_request(ctx, input)
+    outcome = await ctx.services.enrolments.enrol(
+        actor=viewer.actor_key,
+        citizen_id=await ctx.viewer_citizen_id(),
+        kind=request.kind,
+        claim_ids=request.claim_pks,
+        plan_id=request.plan_pk,
+        account_id=request.account_pk,
+        return_url=request.return_url,
+        problems=request.problems,
+        idempotency_key=input.idempotency_key,
+        payload=request.payload,
+    )
+    return await method_payload(ctx, outcome)
 
 
 async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -> PaymentMethodPayload:
@@ -168,10 +195,12 @@ async def stop_automatic_payment(info: Info, input: StopAutomaticPaymentInput) -
         idempotency_key=input.idempotency_key,
         payload={"paymentMethodId": input.payment_method_id},
     )
-    method = await _method(ctx, int(outcome.result["paymentMethod"])) if outcome.ok else None
+    return await method_payload(ctx, outcome)
+
+
+async def method_payload(ctx: Context, outcome: Outcome) -> PaymentMethodPayload:
+    method = None
+    if outcome.ok:
+        row = await ctx.services.enrolments.enrolment(int(outcome.result["paymentMethod"]))
+        method = PaymentMethod.from_row(row) if row is not None else None
     return PaymentMethodPayload(payment_method=method, user_errors=user_errors(outcome.errors, ctx.language))
-
-
-async def _method(ctx: Context, enrolment_id: int) -> PaymentMethod | None:
-    row = await ctx.services.enrolments.enrolment(enrolment_id)
-    return PaymentMethod.from_row(row) if row is not None else None

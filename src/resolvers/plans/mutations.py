@@ -1,4 +1,5 @@
-"""Installment plans (afdragsordning) in GraphQL: preview, create, approve, cancel, and the caseworkers' queue.
+"""Installment plans (afdragsordning) in GraphQL: preview, create, the individual assessment (approve, reject,
+counter-offer; the citizen accepts or declines a counter-offer), cancel, and the caseworkers' queue.
 
 Thin: decode the input, call ``gateway.usecases.plans``, and shape the answer (R11, R13, R14 live there).
 """
@@ -13,10 +14,10 @@ import strawberry
 
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.plans import MAX_MONTHS, MIN_MONTHLY_OERE, PlanEvaluation
-from gateway.domain.viewers import CaseworkerViewer
-from gateway.usecases.idempotency import Outcome
+from gateway.usecases.idempotency import Outcome, Problems
 from gateway.usecases.plans import PlanTerms
 from resolvers.common import ids
+from resolvers.common.acting import actor_of
 from resolvers.common.errors import UserError, user_errors
 from resolvers.common.types import Connection, Money, check_page, money, paginate
 from resolvers.context import Context, Info
@@ -36,6 +37,9 @@ class InstallmentPlanInput:
     accept_terms: bool | None = strawberry.field(
         default=None, description="Optional: when given, the preview also checks it, as create would."
     )
+    terms_version: str | None = strawberry.field(
+        default=None, description="The version of planTerms shown; checked with acceptTerms, as create would."
+    )
 
 
 @strawberry.input
@@ -46,12 +50,59 @@ class CreateInstallmentPlanInput:
     accept_terms: bool
     idempotency_key: str
     request_assessment: bool = False
+    terms_version: str | None = strawberry.field(
+        default=None,
+        description="The version of planTerms the citizen was shown and accepted; another than the current one is "
+        "TERMS_VERSION_OUTDATED. Omitted (older clients): the current version is recorded.",
+    )
+    assessment_reason: str | None = strawberry.field(
+        default=None,
+        description="With requestAssessment: why the citizen asks for a longer plan (at most 2,000 characters).",
+    )
 
 
 @strawberry.input
 class ApproveInstallmentPlanInput:
     plan_id: strawberry.ID
-    note: str
+    note: str = strawberry.field(description="For colleagues only; never shown to the citizen.")
+    idempotency_key: str
+    message_to_citizen: str | None = strawberry.field(
+        default=None, description="Shown to the citizen with the notice that the plan was approved."
+    )
+
+
+@strawberry.input(description="The assessment says no: the plan ends REJECTED and its claims are free again.")
+class RejectInstallmentPlanInput:
+    plan_id: strawberry.ID
+    note: str = strawberry.field(description="For colleagues only; never shown to the citizen.")
+    message_to_citizen: str = strawberry.field(description="The reasons, shown to the citizen (required).")
+    idempotency_key: str
+
+
+@strawberry.input(
+    description="The assessment offers other terms: a monthly amount, or a number of months (exactly one); at least "
+    "350.00 DKK a month either way."
+)
+class CounterOfferInstallmentPlanInput:
+    plan_id: strawberry.ID
+    note: str = strawberry.field(description="For colleagues only; never shown to the citizen.")
+    message_to_citizen: str = strawberry.field(description="The reasons, shown to the citizen (required).")
+    idempotency_key: str
+    monthly_amount: str | None = strawberry.field(default=None, description='Decimal string in kroner, e.g. "500.00".')
+    months: int | None = strawberry.field(default=None, description="Or: how many months the plan may take.")
+
+
+@strawberry.input(description="The citizen accepts a counter-offer: the plan becomes ACTIVE on its terms.")
+class AcceptCounterOfferInput:
+    plan_id: strawberry.ID
+    accept_terms: bool
+    idempotency_key: str
+    terms_version: str | None = strawberry.field(default=None, description="The version of planTerms accepted.")
+
+
+@strawberry.input(description="The citizen declines a counter-offer: the plan ends and its claims are free again.")
+class DeclineCounterOfferInput:
+    plan_id: strawberry.ID
     idempotency_key: str
 
 
@@ -128,24 +179,34 @@ def _range(evaluation: PlanEvaluation) -> PlanRange:
     )
 
 
-async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
-    ctx = info.context
-    ctx.require_citizen()
+def plan_terms_of(input: InstallmentPlanInput | CreateInstallmentPlanInput) -> PlanTerms:
+    """What the citizen asks for, from the preview's or create's input (the size of the claim list checked)."""
     _check_size(input.claim_ids)
-    terms = PlanTerms(
+    return PlanTerms(
         claim_ids=_claim_pks(input.claim_ids),
         monthly_amount=input.monthly_amount,
         day_of_month=input.day_of_month,
         accept_terms=bool(input.accept_terms),
         request_assessment=input.request_assessment,
+        terms_version=input.terms_version,
+        assessment_reason=input.assessment_reason if isinstance(input, CreateInstallmentPlanInput) else None,
     )
+
+
+async def preview_for(
+    ctx: Context, citizen_id: int | None, input: InstallmentPlanInput, problems: Problems | None = None
+) -> InstallmentPlanPreview:
+    """The preview of ``input`` for the citizen ``citizen_id`` (their own, or a caseworker's on their behalf);
+    ``problems`` found before (a caseworker's missing purpose) come first and make it not allowed."""
     preview = await ctx.services.plans.preview(
-        await ctx.viewer_citizen_id(), terms, check_terms=input.accept_terms is not None
+        citizen_id, plan_terms_of(input), check_terms=input.accept_terms is not None
     )
     evaluation, monthly = preview.evaluation, preview.monthly_oere
+    problems = problems or []
+    allowed = preview.allowed and not problems
     return InstallmentPlanPreview(
-        allowed=preview.allowed,
-        status=InstallmentPlanStatus(evaluation.status) if preview.allowed and evaluation.status else None,
+        allowed=allowed,
+        status=InstallmentPlanStatus(evaluation.status) if allowed and evaluation.status else None,
         needs_assessment=evaluation.needs_assessment,
         principal=money(evaluation.principal_oere),
         monthly_amount=money(monthly) if monthly is not None else None,
@@ -155,37 +216,41 @@ async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> I
             for s in (evaluation.schedule if monthly is not None else ())
         ],
         excludes_future_interest=evaluation.excludes_future_interest,
-        violations=user_errors(preview.errors, ctx.language),
+        violations=user_errors([*problems, *preview.errors], ctx.language),
         range=_range(evaluation),
     )
 
 
-async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
+async def preview_installment_plan(info: Info, input: InstallmentPlanInput) -> InstallmentPlanPreview:
     ctx = info.context
-    viewer = ctx.require_citizen()
-    _check_size(input.claim_ids)
-    terms = PlanTerms(
-        claim_ids=_claim_pks(input.claim_ids),
-        monthly_amount=input.monthly_amount,
-        day_of_month=input.day_of_month,
-        accept_terms=input.accept_terms,
-        request_assessment=input.request_assessment,
-    )
-    payload: dict[str, Any] = {
+    ctx.require_citizen()
+    return await preview_for(ctx, await ctx.viewer_citizen_id(), input)
+
+
+def create_payload_of(input: CreateInstallmentPlanInput) -> dict[str, Any]:
+    """The input as the idempotency key's fingerprint sees it."""
+    return {
         "claimIds": list(input.claim_ids),
         "monthlyAmount": input.monthly_amount,
         "dayOfMonth": input.day_of_month,
         "acceptTerms": input.accept_terms,
         "requestAssessment": input.request_assessment,
+        "termsVersion": input.terms_version,
+        "assessmentReason": input.assessment_reason,
     }
+
+
+async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    viewer = ctx.require_citizen()
     outcome = await ctx.services.plans.create(
         actor=viewer.actor_key,
         citizen_id=await ctx.viewer_citizen_id(),
-        terms=terms,
+        terms=plan_terms_of(input),
         idempotency_key=input.idempotency_key,
-        payload=payload,
+        payload=create_payload_of(input),
     )
-    return await _payload(ctx, outcome)
+    return await plan_payload(ctx, outcome)
 
 
 async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
@@ -198,29 +263,102 @@ async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInpu
         actor=caseworker.actor_key,
         plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
         note=note,
+        message_to_citizen=input.message_to_citizen,
         idempotency_key=input.idempotency_key,
-        payload={"planId": input.plan_id, "note": note},
+        payload={"planId": input.plan_id, "note": note, "messageToCitizen": input.message_to_citizen},
         request_id=ctx.request_id,
+        who=actor_of(caseworker),
     )
-    return await _payload(ctx, outcome)
+    return await plan_payload(ctx, outcome)
 
 
-async def cancel_installment_plan(info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
+async def reject_installment_plan(info: Info, input: RejectInstallmentPlanInput) -> InstallmentPlanPayload:
     ctx = info.context
-    viewer = ctx.require_viewer()
-    outcome = await ctx.services.plans.cancel(
+    caseworker = ctx.caseworker()
+    note = input.note.strip()
+    outcome = await ctx.services.plans.reject(
+        caseworker_id=caseworker.caseworker_id,
+        actor=caseworker.actor_key,
+        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
+        note=note,
+        message_to_citizen=input.message_to_citizen,
+        idempotency_key=input.idempotency_key,
+        payload={"planId": input.plan_id, "note": note, "messageToCitizen": input.message_to_citizen},
+        request_id=ctx.request_id,
+        who=actor_of(caseworker),
+    )
+    return await plan_payload(ctx, outcome)
+
+
+async def counter_offer_installment_plan(info: Info, input: CounterOfferInstallmentPlanInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    caseworker = ctx.caseworker()
+    note = input.note.strip()
+    outcome = await ctx.services.plans.counter_offer(
+        caseworker_id=caseworker.caseworker_id,
+        actor=caseworker.actor_key,
+        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
+        monthly_amount=input.monthly_amount,
+        months=input.months,
+        note=note,
+        message_to_citizen=input.message_to_citizen,
+        idempotency_key=input.idempotency_key,
+        payload={
+            "planId": input.plan_id,
+            "note": note,
+            "messageToCitizen": input.message_to_citizen,
+            "monthlyAmount": input.monthly_amount,
+            "months": input.months,
+        },
+        request_id=ctx.request_id,
+        who=actor_of(caseworker),
+    )
+    return await plan_payload(ctx, outcome)
+
+
+async def accept_counter_offer(info: Info, input: AcceptCounterOfferInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    viewer = ctx.require_citizen()
+    outcome = await ctx.services.plans.accept_counter_offer(
         actor=viewer.actor_key,
-        caseworker_id=viewer.caseworker_id if isinstance(viewer, CaseworkerViewer) else None,
+        citizen_id=await ctx.viewer_citizen_id(),
+        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
+        accept_terms=input.accept_terms,
+        terms_version=input.terms_version,
+        idempotency_key=input.idempotency_key,
+        payload={"planId": input.plan_id, "acceptTerms": input.accept_terms, "termsVersion": input.terms_version},
+    )
+    return await plan_payload(ctx, outcome)
+
+
+async def decline_counter_offer(info: Info, input: DeclineCounterOfferInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    viewer = ctx.require_citizen()
+    outcome = await ctx.services.plans.decline_counter_offer(
+        actor=viewer.actor_key,
         citizen_id=await ctx.viewer_citizen_id(),
         plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
         idempotency_key=input.idempotency_key,
         payload={"planId": input.plan_id},
-        request_id=ctx.request_id,
     )
-    return await _payload(ctx, outcome)
+    return await plan_payload(ctx, outcome)
 
 
-async def _payload(ctx: Context, outcome: Outcome) -> InstallmentPlanPayload:
+async def cancel_installment_plan(info: Info, input: CancelInstallmentPlanInput) -> InstallmentPlanPayload:
+    """The citizen's own cancellation (a caseworker uses cancelInstallmentPlanOnBehalf, with a purpose)."""
+    ctx = info.context
+    viewer = ctx.require_citizen()
+    outcome = await ctx.services.plans.cancel(
+        actor=viewer.actor_key,
+        citizen_id=await ctx.viewer_citizen_id(),
+        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
+        idempotency_key=input.idempotency_key,
+        payload={"planId": input.plan_id},
+    )
+    return await plan_payload(ctx, outcome)
+
+
+async def plan_payload(ctx: Context, outcome: Outcome) -> InstallmentPlanPayload:
     plan = None
     if outcome.ok and "plan" in outcome.result:
         row = await ctx.loaders.plan.load(int(outcome.result["plan"]))
@@ -240,5 +378,6 @@ async def plans_awaiting_approval(info: Info, first: int | None, after: str | No
         citizen_ids=[plan.citizen_pk for plan in page.nodes],
         operation="installmentPlansAwaitingApproval",
         request_id=ctx.request_id,
+        actor=actor_of(caseworker),
     )
     return page

@@ -1,9 +1,10 @@
-"""Installment plans' root fields: the preview, and the caseworkers' queue of plans awaiting approval."""
+"""Installment plans' root fields: the terms, the preview, and the caseworkers' queue of plans awaiting approval."""
 
 from __future__ import annotations
 
 import strawberry
 
+from gateway.domain.terms import CURRENT_TERMS_VERSION, MAX_TERMS_VERSION_LENGTH
 from resolvers.common.permissions import CaseworkerCanRead
 from resolvers.common.types import Connection
 from resolvers.context import Info
@@ -13,11 +14,20 @@ from resolvers.plans.mutations import (
     plans_awaiting_approval,
     preview_installment_plan,
 )
-from resolvers.plans.types import InstallmentPlan
+from resolvers.plans.types import InstallmentPlan, PlanTerms, plan_terms
 
 
 @strawberry.type
 class PlanQueries:
+    @strawberry.field(
+        description="The terms of an installment plan (R11) in the request's language: the current version, or a "
+        "published one by its version (null for a version never published). Public, like contacts."
+    )
+    def plan_terms(self, info: Info, version: str | None = None) -> PlanTerms | None:
+        if version is not None and len(version) > MAX_TERMS_VERSION_LENGTH:
+            return None
+        return plan_terms(version or CURRENT_TERMS_VERSION, info)
+
     @strawberry.field(
         description="The plan a citizen would get for these claims, and whether it is allowed. Changes nothing."
     )

@@ -12,6 +12,8 @@ from adapters.ledger.queries import CitizenRow, EnrolmentRow, PlanRow
 from gateway.domain.clock import today
 from gateway.domain.enrolments import EnrolmentStatus, installment_channel
 from gateway.domain.installments import InstallmentStatus, installment_status, installments_paid
+from gateway.domain.terms import CURRENT_TERMS_VERSION, terms_text
+from gateway.domain.viewers import CaseworkerViewer
 from resolvers.claims.types import Claim, load_claims
 from resolvers.common import ids
 from resolvers.common.lazy import LazyNode
@@ -34,6 +36,53 @@ class InstallmentPlanStatus(Enum):
     COMPLETED = "COMPLETED"
     DEFAULTED = "DEFAULTED"
     CANCELLED = "CANCELLED"
+    COUNTER_OFFERED = "COUNTER_OFFERED"  # the assessment offered other terms; the citizen accepts or declines
+    REJECTED = "REJECTED"  # the assessment said no; the claims are free again
+
+
+@strawberry.enum(description="How the citizen accepted the plan's terms.")
+class TermsChannel(Enum):
+    ONLINE = "ONLINE"  # their own click
+    PHONE = "PHONE"  # on the phone with a caseworker, who recorded it
+
+
+@strawberry.enum(description="What the individual assessment decided.")
+class AssessmentOutcome(Enum):
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    COUNTER_OFFERED = "COUNTER_OFFERED"
+
+
+@strawberry.type(description="The terms of an installment plan, in the request's language (R11).")
+class PlanTerms:
+    version: str = strawberry.field(description="Stored with every plan made on these terms.")
+    text: str
+    current: bool = strawberry.field(description="Whether these are the terms a new plan is made on.")
+
+
+@strawberry.type(description="What a caseworker offered instead of the plan the citizen asked for.")
+class CounterOffer:
+    monthly_amount: Money = strawberry.field(description="At least 350.00 DKK (R11).")
+    months: int = strawberry.field(description="How long it takes on what the claims owed when it was offered.")
+
+
+@strawberry.type(description="The individual assessment of a plan longer than 18 months (R11).")
+class PlanAssessment:
+    reason: str | None = strawberry.field(description="The citizen's reason for asking.")
+    outcome: AssessmentOutcome | None = strawberry.field(description="Null while the plan waits for it.")
+    decided_at: datetime | None
+    decided_by: str | None = strawberry.field(description="The caseworker's id.")
+    message_to_citizen: str | None = strawberry.field(
+        description="The caseworker's message (and reasons) to the citizen."
+    )
+    counter_offer: CounterOffer | None
+    note: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="The caseworkers' internal note for colleagues. Caseworkers only: null for the citizen."
+    )
+    def internal_note(self, info: Info) -> str | None:
+        return self.note if isinstance(info.context.viewer, CaseworkerViewer) else None
 
 
 @strawberry.enum
@@ -73,14 +122,34 @@ class InstallmentPlan(Node):
     created_by: str
     approved_by: str | None
     approved_at: datetime | None
-    approval_note: str | None
     cancelled_at: datetime | None
     ended_at: datetime | None = strawberry.field(
         description="When it became COMPLETED or DEFAULTED, or ran out of claims."
     )
+    terms_version: str | None = strawberry.field(
+        description="The version of the terms (planTerms) the citizen accepted; null for plans made before terms "
+        "were versioned."
+    )
+    terms_accepted_via: TermsChannel | None
+    assessment: PlanAssessment | None = strawberry.field(
+        description="The individual assessment, when one was asked for (or made)."
+    )
     pk: strawberry.Private[int]
     citizen_pk: strawberry.Private[int]
     status_raw: strawberry.Private[str]
+    note: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="The caseworkers' internal note on the assessment. Caseworkers only: null for the citizen "
+        "(the citizen reads assessment.messageToCitizen).",
+        deprecation_reason="Use assessment { internalNote messageToCitizen }.",
+    )
+    def approval_note(self, info: Info) -> str | None:
+        return self.note if isinstance(info.context.viewer, CaseworkerViewer) else None
+
+    @strawberry.field(description="The text of the terms the citizen accepted, in the request's language.")
+    def terms(self, info: Info) -> PlanTerms | None:
+        return plan_terms(self.terms_version, info) if self.terms_version else None
 
     @classmethod
     def from_row(cls, r: PlanRow) -> InstallmentPlan:
@@ -98,12 +167,15 @@ class InstallmentPlan(Node):
             created_by=r.created_by,
             approved_by=r.approved_by,
             approved_at=r.approved_at,
-            approval_note=r.approval_note,
             cancelled_at=r.cancelled_at,
             ended_at=r.ended_at,
+            terms_version=r.terms_version,
+            terms_accepted_via=TermsChannel(r.terms_accepted_via) if r.terms_accepted_via else None,
+            assessment=_assessment(r),
             pk=r.id,
             citizen_pk=r.citizen_id,
             status_raw=r.status,
+            note=r.approval_note,
         )
 
     @strawberry.field(description="The citizen the plan belongs to.", graphql_type=_CITIZEN.graphql_type)
@@ -167,6 +239,29 @@ class InstallmentPlan(Node):
             )
             for r, p in zip(rows, paid, strict=True)
         ]
+
+
+def plan_terms(version: str, info: Info) -> PlanTerms | None:
+    """A published version of the terms in the request's language (None for one never published)."""
+    text = terms_text(version, info.context.language)
+    return PlanTerms(version=version, text=text, current=version == CURRENT_TERMS_VERSION) if text else None
+
+
+def _assessment(r: PlanRow) -> PlanAssessment | None:
+    if not r.assessment_requested and r.assessment_outcome is None:
+        return None
+    offer = None
+    if r.counter_offer_monthly_oere is not None and r.counter_offer_months is not None:
+        offer = CounterOffer(monthly_amount=money(r.counter_offer_monthly_oere), months=r.counter_offer_months)
+    return PlanAssessment(
+        reason=r.assessment_reason,
+        outcome=AssessmentOutcome(r.assessment_outcome) if r.assessment_outcome else None,
+        decided_at=r.assessed_at,
+        decided_by=r.assessed_by,
+        message_to_citizen=r.message_to_citizen,
+        counter_offer=offer,
+        note=r.approval_note,
+    )
 
 
 def _channel(draw_channel: str) -> InstallmentChannel:
