@@ -157,7 +157,8 @@ class Mutation:
     ) -> InstallmentPlanPayload:
         return await create_installment_plan_on_behalf(info, input)
 
-    @strawberry.mutation(description="Caseworkers, on the phone: cancel the citizen's plan. Logged with its purpose.",
+    @strawberry.mutation(
+        description="Caseworkers, on the phone: cancel the citizen's plan. Logged with its purpose.",
         permission_classes=[CaseworkerCanAct],
     )
     async def cancel_installment_plan_on_behalf(

@@ -40,11 +40,12 @@ from typing import Any
 
 import jwt
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from adapters.ledger import models as m
 from adapters.simserver import ThreadedServer
 from gateway.domain.clock import today, utcnow
+from gateway.domain.terms import CURRENT_TERMS_VERSION
 from resolvers.common import ids
 from resolvers.schema import build_schema
 from tests.api.test_auth import claims_for, sign
@@ -403,6 +404,26 @@ async def anna_paid_with_davids_subject(api: Api, w: World) -> None:
     assert "errors" not in body and body["data"]["startPayment"]["userErrors"] == [], body
 
 
+def on_behalf(w: World, **fields: Any) -> dict[str, Any]:
+    """The input of an action on Anna's behalf: her citizen ID, a purpose, and the action's own fields."""
+    return {"input": {"citizenId": w.ids["Citizen"], "purpose": "Anna ringede (matrix)", **fields}}
+
+
+async def counter_offered(api: Api, w: World) -> None:
+    """Anna's pending plan, counter-offered by a caseworker (as counterOfferInstallmentPlan leaves it)."""
+    async with api.services.db.transaction() as conn:
+        await conn.execute(
+            update(m.InstallmentPlan)
+            .where(m.InstallmentPlan.id == w.pending_plan_pk)
+            .values(
+                status="COUNTER_OFFERED",
+                assessment_outcome="COUNTER_OFFERED",
+                counter_offer_monthly_oere=40_000,
+                counter_offer_months=3,
+            )
+        )
+
+
 def one_id(name: str) -> Variables:
     return lambda w, v: {"id": w.ids[name]}
 
@@ -551,8 +572,9 @@ ROWS: list[Row] = [
         "cancelInstallmentPlan",
         f"mutation($input: CancelInstallmentPlanInput!) {{ cancelInstallmentPlan(input: $input) {PLAN_PAYLOAD} }}",
         "cancelInstallmentPlan",
-        # A caseworker may cancel anyone's plan (logged); another citizen's plan looks like no plan.
-        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=LOGGED, reader=FORBIDDEN),
+        # The citizen's own; a caseworker cancels with a purpose (cancelInstallmentPlanOnBehalf). Another citizen's
+        # plan looks like no plan.
+        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=FORBIDDEN, reader=FORBIDDEN),
         lambda w, v: {"input": {"planId": w.ids["InstallmentPlan"], "idempotencyKey": key()}},
     ),
     Row(
@@ -612,6 +634,122 @@ ROWS: list[Row] = [
         "stopAutomaticPayment",
         expect(owner=DATA, other=user_error("PAYMENT_METHOD_NOT_FOUND"), caseworker=FORBIDDEN),
         lambda w, v: {"input": {"paymentMethodId": w.ids["PaymentMethod"], "idempotencyKey": key()}},
+    ),
+    # --- the individual assessment that can say no, and the terms (issue 12) ---
+    Row(
+        "planTerms",
+        "{ planTerms { version text current } }",
+        "planTerms",
+        # Public, like contacts: the terms are read before signing in; a bad token still fails the request.
+        expect(owner=DATA, other=DATA, caseworker=DATA, anonymous=DATA),
+    ),
+    Row(
+        "rejectInstallmentPlan",
+        f"mutation($input: RejectInstallmentPlanInput!) {{ rejectInstallmentPlan(input: $input) {PLAN_PAYLOAD} }}",
+        "rejectInstallmentPlan",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: {
+            "input": {
+                "planId": w.ids["InstallmentPlan"],
+                "note": "assessed",
+                "messageToCitizen": "Indkomsten rækker til 18 måneder.",
+                "idempotencyKey": key(),
+            }
+        },
+    ),
+    Row(
+        "counterOfferInstallmentPlan",
+        "mutation($input: CounterOfferInstallmentPlanInput!) { counterOfferInstallmentPlan(input: $input) "
+        f"{PLAN_PAYLOAD} }}",
+        "counterOfferInstallmentPlan",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: {
+            "input": {
+                "planId": w.ids["InstallmentPlan"],
+                "monthlyAmount": "400.00",
+                "note": "assessed",
+                "messageToCitizen": "Vi kan tilbyde 400 kr. om måneden.",
+                "idempotencyKey": key(),
+            }
+        },
+    ),
+    Row(
+        "acceptCounterOffer",
+        f"mutation($input: AcceptCounterOfferInput!) {{ acceptCounterOffer(input: $input) {PLAN_PAYLOAD} }}",
+        "acceptCounterOffer",
+        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=FORBIDDEN, reader=FORBIDDEN),
+        lambda w, v: {"input": {"planId": w.ids["InstallmentPlan"], "acceptTerms": True, "idempotencyKey": key()}},
+        prepare=lambda api, w: counter_offered(api, w),
+    ),
+    Row(
+        "declineCounterOffer",
+        f"mutation($input: DeclineCounterOfferInput!) {{ declineCounterOffer(input: $input) {PLAN_PAYLOAD} }}",
+        "declineCounterOffer",
+        expect(owner=DATA, other=user_error("PLAN_NOT_FOUND"), caseworker=FORBIDDEN, reader=FORBIDDEN),
+        lambda w, v: {"input": {"planId": w.ids["InstallmentPlan"], "idempotencyKey": key()}},
+        prepare=lambda api, w: counter_offered(api, w),
+    ),
+    # --- a caseworker acting on Anna's behalf, by phone (issue 12): acting caseworkers only, logged with a purpose ---
+    Row(
+        "previewInstallmentPlanOnBehalf",
+        "query($input: PreviewInstallmentPlanOnBehalfInput!) { previewInstallmentPlanOnBehalf(input: $input) "
+        "{ allowed principal { amountOere } violations { code field } } }",
+        "previewInstallmentPlanOnBehalf",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(w, plan={"claimIds": [w.claims[FREE_CLAIM]], "monthlyAmount": "500", "dayOfMonth": 1}),
+    ),
+    Row(
+        "createInstallmentPlanOnBehalf",
+        "mutation($input: CreateInstallmentPlanOnBehalfInput!) { createInstallmentPlanOnBehalf(input: $input) "
+        f"{PLAN_PAYLOAD} }}",
+        "createInstallmentPlanOnBehalf",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(
+            w,
+            plan={
+                "claimIds": [w.claims[FREE_CLAIM]],
+                "monthlyAmount": "500",
+                "dayOfMonth": 1,
+                "acceptTerms": True,
+                "termsVersion": CURRENT_TERMS_VERSION,
+                "idempotencyKey": key(),
+            },
+        ),
+    ),
+    Row(
+        "cancelInstallmentPlanOnBehalf",
+        "mutation($input: CancelInstallmentPlanOnBehalfInput!) { cancelInstallmentPlanOnBehalf(input: $input) "
+        f"{PLAN_PAYLOAD} }}",
+        "cancelInstallmentPlanOnBehalf",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(w, planId=w.ids["InstallmentPlan"], idempotencyKey=key()),
+    ),
+    Row(
+        "enrolAutomaticPaymentOnBehalf",
+        "mutation($input: EnrolAutomaticPaymentOnBehalfInput!) { enrolAutomaticPaymentOnBehalf(input: $input) "
+        f"{METHOD_PAYLOAD} }}",
+        "enrolAutomaticPaymentOnBehalf",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(
+            w,
+            enrolment={"kind": "BETALINGSSERVICE", "claimIds": [w.claims[FREE_CLAIM]], "idempotencyKey": key()},
+        ),
+    ),
+    Row(
+        "stopAutomaticPaymentOnBehalf",
+        "mutation($input: StopAutomaticPaymentOnBehalfInput!) { stopAutomaticPaymentOnBehalf(input: $input) "
+        f"{METHOD_PAYLOAD} }}",
+        "stopAutomaticPaymentOnBehalf",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(w, paymentMethodId=w.ids["PaymentMethod"], idempotencyKey=key()),
+    ),
+    Row(
+        "sendPaymentLink",
+        "mutation($input: SendPaymentLinkInput!) { sendPaymentLink(input: $input) "
+        "{ paymentRequest { link claims { id } totalOutstanding { amountOere } } userErrors { code field } } }",
+        "sendPaymentLink",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: on_behalf(w, claimIds=[w.claims[FREE_CLAIM]], idempotencyKey=key()),
     ),
 ]
 

@@ -8,4 +8,4 @@ from gateway.domain.viewers import CaseworkerViewer
 
 def actor_of(caseworker: CaseworkerViewer) -> Actor:
     """Id, and the name and unit the caseworker's token carries (the citizen's access log shows those)."""
-    return Actor(caseworker_id=caseworker.caseworker_id, name=caseworker.name, unit=getattr(caseworker, "unit", None))
+    return Actor(caseworker_id=caseworker.caseworker_id, name=caseworker.name, unit=caseworker.unit)

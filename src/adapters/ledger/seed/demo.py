@@ -109,10 +109,14 @@ async def delete_citizens(conn: AsyncConnection, cprs: list[str]) -> None:
     plan_ids = select(m.InstallmentPlan.id).where(m.InstallmentPlan.citizen_id.in_(citizen_ids)).scalar_subquery()
     enrolment_ids = select(m.Enrolment.id).where(m.Enrolment.citizen_id.in_(citizen_ids)).scalar_subquery()
     payment_ids = select(m.Payment.id).where(m.Payment.citizen_id.in_(citizen_ids)).scalar_subquery()
+    request_ids = select(m.PaymentRequest.id).where(m.PaymentRequest.citizen_id.in_(citizen_ids)).scalar_subquery()
     for stmt in (
         # What the worker made over time: items, notices, draws (and the entries' links to them).
         delete(m.CaseworkerItem).where(m.CaseworkerItem.citizen_id.in_(citizen_ids)),
         delete(m.CitizenNotice).where(m.CitizenNotice.citizen_id.in_(citizen_ids)),
+        # Caseworkers' requests that the citizen pay ticked claims (their notices are gone above).
+        delete(m.PaymentRequestClaim).where(m.PaymentRequestClaim.request_id.in_(request_ids)),
+        delete(m.PaymentRequest).where(m.PaymentRequest.citizen_id.in_(citizen_ids)),
         update(m.LedgerEntry).where(m.LedgerEntry.claim_id.in_(claim_ids)).values(draw_id=None),
         delete(m.Draw).where(m.Draw.citizen_id.in_(citizen_ids)),
         delete(m.EnrolmentClaim).where(m.EnrolmentClaim.enrolment_id.in_(enrolment_ids)),
