@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
 
 from adapters.gaeldst.simulator import create_demo_app
 from adapters.ledger import models as m
@@ -73,10 +74,15 @@ class Timing:
     p95_ms: float
 
 
+# Iterating on the bench: BENCH_KEEP_DATABASE=name keeps (and reuses) a seeded PostgreSQL database of that name.
+KEEP = os.environ.get("BENCH_KEEP_DATABASE")
+
+
 async def _pg_database() -> str | None:
+    if KEEP:
+        return str(make_url(PG_ADMIN_URL).set(database=KEEP).render_as_string(hide_password=False))
     try:
         import asyncpg
-        from sqlalchemy.engine import make_url
 
         u = make_url(PG_ADMIN_URL)
         conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database, timeout=3)
@@ -89,8 +95,9 @@ async def _pg_database() -> str | None:
 
 
 async def _drop_pg(url: str) -> None:
+    if KEEP:
+        return
     import asyncpg
-    from sqlalchemy.engine import make_url
 
     u = make_url(PG_ADMIN_URL)
     conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database)
@@ -98,13 +105,28 @@ async def _drop_pg(url: str) -> None:
     await conn.close()
 
 
+async def _create_kept(url: str) -> None:
+    import asyncpg
+
+    u = make_url(PG_ADMIN_URL)
+    conn = await asyncpg.connect(host=u.host, port=u.port or 5432, user=u.username, database=u.database)
+    if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", make_url(url).database):
+        await conn.execute(f'CREATE DATABASE "{make_url(url).database}"')
+    await conn.close()
+
+
 async def _prepare(url: str) -> str:
+    if KEEP:
+        await _create_kept(url)
     db = Database(url)
     await upgrade(db)
     await seed_demo(db)
-    started = time.perf_counter()
-    await seed_bulk(db, CITIZENS)
-    print(f"seeded {CITIZENS} citizens in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    async with db.read() as conn:
+        seeded = (await conn.execute(select(m.Citizen.id).where(m.Citizen.cpr == bulk_cpr(CITIZENS - 1)))).first()
+    if seeded is None:
+        started = time.perf_counter()
+        await seed_bulk(db, CITIZENS)
+        print(f"seeded {CITIZENS} citizens in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     async with db.read() as conn:
         cpr = bulk_cpr(CITIZENS // 2)
         assert (await conn.execute(select(m.Citizen.id).where(m.Citizen.cpr == cpr))).first() is not None
@@ -194,6 +216,7 @@ async def _exact_counts(settings: Settings, cpr: str, gaeldst: ThreadedServer) -
     statements: list[str] = []
     for engine in services.db.engines:
         event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    services.db.fast.listeners.append(statements.append)  # the hot reads on asyncpg itself
     app = create_app(settings, services=services)
     token = issue_token(settings, citizen_cpr=cpr)
     headers = {"Authorization": f"Bearer {token}"}
@@ -204,8 +227,21 @@ async def _exact_counts(settings: Settings, cpr: str, gaeldst: ThreadedServer) -
             await admin.post("/admin/reset-stats")
             r = await client.post("/graphql", json={"query": WITH_COLLECTION}, headers=headers)
             calls = (await admin.get("/admin/stats")).json()["statusCalls"]
+        counts = {}
+        for compiled in (True, False):  # the trusted overview, compiled and the ordinary way
+            view = app.state.graphql
+            saved = view.compiled
+            view.compiled = saved if compiled else None
+            statements.clear()
+            o = await client.post("/graphql", json={"query": OVERVIEW}, headers=headers)
+            counts["compiled" if compiled else "uncompiled"] = len(statements)
+            view.compiled = saved
+            assert o.status_code == 200 and "errors" not in o.json(), o.text
+        extensions = o.json().get("extensions")
     await services.aclose()
     return {
+        "overview_sql": counts,
+        "overview_extensions": {"extensions": extensions} if extensions else {},
         "fields": _count_fields(r.json()["data"]),
         "response_bytes": len(r.content),
         "sql_per_request": len(statements),
@@ -220,13 +256,138 @@ async def _start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], s
     )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as client:
-        for _ in range(100):
+        for _ in range(600):
             try:
                 if (await client.get(f"{base}/healthz")).status_code == 200:
                     break
             except httpx.TransportError:
                 await asyncio.sleep(0.1)
     return server, base
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), to charge each request its CPU."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Load:
+    rps: float
+    cpu_ms: float  # server CPU per request
+    p50_ms: float
+    p99_ms: float
+    generator: str
+
+
+WRK_SUMMARY = r"(\d+) requests in ([\d.]+)(us|ms|s|m)"
+
+
+def _load(url: str, query: str, token: str, pid: int) -> Load:
+    """Throughput, server CPU per request and latency percentiles under CONNECTIONS connections."""
+    cpu = _cpu_seconds(pid)
+    if shutil.which("wrk") is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(WRK_SCRIPT % (token, orjson.dumps({"query": query}).decode()))
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                "2",
+                "-c",
+                str(CONNECTIONS),
+                "-d",
+                f"{LOAD_SECONDS:.0f}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        Path(script.name).unlink()
+        cpu = _cpu_seconds(pid) - cpu
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        assert non2xx is None, out
+
+        def ms(label: str) -> float:
+            value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+            return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        return Load(rps, cpu * 1000 / requests, ms("50%"), ms("99%"), "wrk")
+    latencies: list[float] = []
+    rps = asyncio.run(_python_load(url, query, token, latencies))
+    cpu = _cpu_seconds(pid) - cpu
+    latencies.sort()
+    return Load(
+        rps, cpu * 1000 / len(latencies), latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)], "httpx"
+    )
+
+
+async def _python_load(url: str, query: str, token: str, latencies: list[float]) -> float:
+    deadline = time.perf_counter() + LOAD_SECONDS
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                r = await client.post(url, json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+                latencies.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200
+
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return len(latencies) / LOAD_SECONDS
+
+
+async def _start_floor(env: dict[str, str], extensions: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.floor", "--port", str(port)],
+        env={**os.environ, **env, "BENCH_FLOOR_EXTENSIONS": orjson.dumps(extensions).decode()},
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            try:
+                await client.get(base)
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+    return server, base
+
+
+async def _side_by_side(env: dict[str, str], token: str, extensions: dict[str, Any]) -> dict[str, Any]:
+    """The overview under load, each server alone on the machine in turn: the floor, the gateway compiled,
+    uncompiled, and with the response cache on (compiled too). Every answer is checked to be the floor's bytes."""
+    variants = {
+        "floor": None,
+        "compiled": {**env, "GATEWAY_COMPILED_READS": "true"},
+        "uncompiled": {**env, "GATEWAY_COMPILED_READS": "false"},
+        "cached": {**env, "GATEWAY_RESPONSE_CACHE_TTL_SECONDS": "10"},
+    }
+    loads: dict[str, Any] = {}
+    reference: bytes | None = None
+    for name, variant in variants.items():
+        server, base = await (_start_floor(env, extensions) if variant is None else _start_server(variant))
+        try:
+            async with httpx.AsyncClient(timeout=30) as client:
+                for _ in range(50):  # warm up: pools, prepared statements, caches
+                    r = await client.post(
+                        f"{base}/graphql", json={"query": OVERVIEW}, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    assert r.status_code == 200, r.text
+                if reference is None:
+                    reference = r.content
+                loads[f"{name}_identical"] = r.content == reference
+            loads[name] = _load(f"{base}/graphql", OVERVIEW, token, server.pid)
+        finally:
+            _stop(server)
+    return loads
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
@@ -259,6 +420,9 @@ async def run() -> dict[str, Any]:
         cpr = await _prepare(url)
         settings = Settings(**{k.removeprefix("GATEWAY_").lower(): v for k, v in env.items()})
         results |= await _exact_counts(settings, cpr, gaeldst)
+        results["side_by_side"] = await _side_by_side(
+            env, issue_token(settings, citizen_cpr=cpr), results["overview_extensions"]
+        )
         # The gateway in a process of its own (as in production), so the load generator doesn't share its GIL.
         server, base = await _start_server(env)
         async with httpx.AsyncClient(timeout=30) as client, httpx.AsyncClient(base_url=gaeldst.url) as admin:
@@ -322,6 +486,36 @@ def _wrk_rows(r: dict[str, Any]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _side_by_side_rows(r: dict[str, Any]) -> str:
+    loads = r["side_by_side"]
+    floor: Load = loads["floor"]
+    labels = {
+        "floor": "the floor (Starlette + asyncpg + orjson, tests/bench/floor.py)",
+        "compiled": "gateway, compiled read path, response cache off",
+        "uncompiled": "gateway, ordinary path (Strawberry), response cache off",
+        "cached": "gateway, response cache on (repeated overview)",
+    }
+    rows = [
+        "| server | req/s | × floor | CPU ms / request | × floor | p50 | p99 | same bytes as the floor |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, label in labels.items():
+        load: Load = loads[name]
+        rows.append(
+            f"| {label} | {load.rps:,.0f} | {load.rps / floor.rps:.2f} | {load.cpu_ms:.2f} | "
+            f"{load.cpu_ms / floor.cpu_ms:.2f} | {load.p50_ms:.1f} ms | {load.p99_ms:.1f} ms | "
+            f"{'yes' if loads[name + '_identical'] else 'NO'} |"
+        )
+    sql = r["overview_sql"]
+    return (
+        "\n".join(rows)
+        + f"\n\nLoad generator: {floor.generator}, {CONNECTIONS} connections, {LOAD_SECONDS:.0f} s per server, one server "
+        f"process at a time on the same machine. SQL statements per overview: compiled {sql['compiled']}, ordinary "
+        f"{sql['uncompiled']}; Gældsstyrelsen calls per overview: 0 (the overview asks no collection status; with it, "
+        f"{r['upstream_calls_per_request']}).\n"
+    )
+
+
 def render(r: dict[str, Any]) -> str:
     single: Timing = r["single"]
     coll: Timing = r["with_collection"]
@@ -333,6 +527,15 @@ Written by `make bench` ({datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, Pyt
 {os.cpu_count()} cores). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
 department, outstanding sum and 10 statement lines (~{r["fields"]} GraphQL fields, {r["response_bytes"]:,} bytes of
 JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process (uvloop, h11 with the read deadline), rate limits off.
+
+## The overview side by side with the floor (issue 10)
+
+{_side_by_side_rows(r)}
+The ratios are what count (absolute numbers move with the machine): the goal is the compiled overview at
+≥ 0.4× the floor's throughput, PostGraphile's ratio in performance.md.
+
+## Everything else
+
 The first rows are timed by a Python client (httpx) that shares the 2 cores; the wrk rows, when wrk is installed,
 use the load generator of performance.md and are the ones to compare with its figures.
 

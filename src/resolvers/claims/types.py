@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import partial
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 
 import strawberry
 
-from adapters.ledger.fastread import CLAIM_COLUMNS, DEPARTMENT_COLUMNS, position
+from adapters.ledger.fastread import CLAIM_COLUMNS, DEPARTMENT_COLUMNS, ENTRY_COLUMNS, position
 from adapters.ledger.queries import ClaimRow, DepartmentRow, EnrolmentRow, EntryRow, PlanRow
 from gateway.domain.claims import ClaimKind, ClaimStatus, EntryKind, claim_status, statement_lines
 from gateway.domain.claims import StatementLine as DomainLine
@@ -23,10 +23,13 @@ from resolvers.common import ids
 from resolvers.common.contacts import ContactDetails, PhoneHours, Weekday
 from resolvers.common.errors import UserErrorCode
 from resolvers.common.lazy import LazyNode
-from resolvers.common.mapping import Related, Tables, Value, column
+from resolvers.common.mapping import Related, Tables, Value, attribute, column
 from resolvers.common.types import Money, Node, money
 from resolvers.context import Context, Info
 from resolvers.loaders.base import present
+
+# (id, posted_on, kind, text, amount_oere) of an entry row, as ``statement_lines`` takes them.
+_ENTRY_FIELDS = itemgetter(*(position(ENTRY_COLUMNS, c) for c in ("id", "posted_on", "kind", "text", "amount_oere")))
 
 # A claim shows its plan and its automatic payment, whose packages are above this one.
 _PLAN = LazyNode[PlanRow]("resolvers.plans.types", "InstallmentPlan")
@@ -178,8 +181,9 @@ class Claim(Node):
 
 
 def lines_of(rows: Sequence[EntryRow]) -> list[DomainLine]:
-    """A claim's entries, in posting order, as statement lines with the balance after each."""
-    return statement_lines((r.id, r.posted_on, r.kind, r.text, r.amount_oere) for r in rows)
+    """A claim's entries, in posting order, as statement lines with the balance after each. The rows are
+    ``adapters.ledger.fastread``'s, read by position (on PostgreSQL an attribute costs a Python call)."""
+    return statement_lines(map(_ENTRY_FIELDS, rows))  # type: ignore[arg-type]
 
 
 def build_statement(rows: Sequence[EntryRow]) -> Statement:
@@ -217,12 +221,16 @@ _C = partial(position, CLAIM_COLUMNS)
 _D = partial(position, DEPARTMENT_COLUMNS)
 _CLAIM_ID, _CLAIM_OUT, _CLAIM_REF, _CLAIM_KIND = _C("id"), _C("outstanding_oere"), _C("reference"), _C("kind")
 
+# The enums by their stored value: a dict lookup, where calling the enum would cost a Python-level call per line.
+_CLAIM_KINDS = {k.value: k for k in ClaimKind}
+_ENTRY_KINDS = {k.value: k for k in EntryKind}
+
 COMPILED: Tables = {
     "Claim": {
         "id": Value(lambda r: ids.encode("Claim", r[_CLAIM_ID])),
         "reference": column(_CLAIM_REF),
         "title": column(_C("title")),
-        "kind": Value(lambda r: ClaimKind(r[_CLAIM_KIND])),
+        "kind": Value(lambda r: _CLAIM_KINDS[r[_CLAIM_KIND]]),
         "issuedOn": column(_C("issued_on")),
         "dueOn": column(_C("due_on")),
         "originalAmount": column(_C("original_amount_oere")),
@@ -245,10 +253,10 @@ COMPILED: Tables = {
         "balance": Value(lambda lines: lines[-1].balance_after_oere if lines else 0),
     },
     "StatementLine": {
-        "postedOn": Value(attrgetter("posted_on")),
-        "kind": Value(lambda ln: EntryKind(ln.kind)),
-        "text": Value(attrgetter("text")),
-        "amount": Value(attrgetter("amount_oere")),
-        "balanceAfter": Value(attrgetter("balance_after_oere")),
+        "postedOn": attribute("posted_on"),
+        "kind": Value(lambda ln: _ENTRY_KINDS[ln.kind]),
+        "text": attribute("text"),
+        "amount": attribute("amount_oere"),
+        "balanceAfter": attribute("balance_after_oere"),
     },
 }

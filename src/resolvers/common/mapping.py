@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 Arguments = Mapping[str, Any]
@@ -28,9 +28,12 @@ MAX_PAGE_SIZE = "__max_page_size"
 
 @dataclass(frozen=True, slots=True)
 class Value:
-    """The field is a pure function of its object's source."""
+    """The field is a pure function of its object's source. ``position`` / ``attribute``: it is the source's
+    item or attribute of that name (the compiler then reads it inline)."""
 
     get: Callable[[Any], Any]
+    position: int | None = None
+    attribute: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +55,9 @@ Tables = Mapping[str, TypeMap]
 
 def column(position: int) -> Value:
     """A column of a row read by position (``adapters.ledger.fastread``'s column orders)."""
-    return Value(itemgetter(position))
+    return Value(itemgetter(position), position=position)
+
+
+def attribute(name: str) -> Value:
+    """An attribute of the source (a Strawberry object's plain field, a domain value's attribute)."""
+    return Value(attrgetter(name), attribute=name)
