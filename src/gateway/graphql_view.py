@@ -152,6 +152,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             log.debug("compiled.fallback", reason=str(exc))
             state.context = ctx
             return None
+        self.services.metrics.error_codes(body)  # as process_result does for Strawberry's answers
         content = orjson.dumps(body)
         response = Response(content, status_code=200, media_type=JSON)
         rate = self.services.settings.compiled_shadow_sample_rate

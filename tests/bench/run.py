@@ -401,7 +401,11 @@ async def run() -> dict[str, Any]:
     url = pg or f"sqlite+aiosqlite:///{Path('var/bench.sqlite3').resolve()}"
     if not pg:
         Path("var/bench.sqlite3").unlink(missing_ok=True)
-    results: dict[str, Any] = {"database": "PostgreSQL" if pg else "SQLite", "citizens": CITIZENS}
+    results: dict[str, Any] = {
+        "database": "PostgreSQL" if pg else "SQLite",
+        "citizens": CITIZENS,
+        "load_average": os.getloadavg()[0],  # other work on the machine moves absolute numbers, not the ratios
+    }
     gaeldst = ThreadedServer(create_demo_app()).start()
     env = {
         "GATEWAY_DATABASE_URL": url,
@@ -524,7 +528,7 @@ def render(r: dict[str, Any]) -> str:
     return f"""# Benchmarks
 
 Written by `make bench` ({datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}, Python {platform.python_version()},
-{os.cpu_count()} cores). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
+{os.cpu_count()} cores, load average {r["load_average"]:.1f} when it started). Scenario from ../shared/docs/performance.md: one citizen's overview, 20 claims each with
 department, outstanding sum and 10 statement lines (~{r["fields"]} GraphQL fields, {r["response_bytes"]:,} bytes of
 JSON), {r["database"]} with {r["citizens"]:,} generated citizens, one `gateway serve` process (uvloop, h11 with the read deadline), rate limits off.
 
