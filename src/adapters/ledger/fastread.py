@@ -140,8 +140,11 @@ class FastReads:
                 url = make_url(self.db.url).set(drivername="postgresql")
                 self._pool = await asyncpg.create_pool(
                     url.render_as_string(hide_password=False),
-                    min_size=1,
+                    # A pool next to SQLAlchemy's two: it holds connections only while busy (an idle one closes
+                    # after a minute), so it adds little to the server's connection count.
+                    min_size=0,
                     max_size=self.db.pool_size,
+                    max_inactive_connection_lifetime=60,
                     init=_init_connection,
                 )
             return self._pool
