@@ -251,6 +251,8 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
         page("/afdragsordninger", journey(pages.plans_page)),
         page("/afdragsordninger/{id}", journey(pages.plan_detail_page)),
         page("/afdragsordninger/{id}/annuller", journey(pages.cancel_plan), methods=("POST",)),
+        page("/afdragsordninger/{id}/modtilbud/accepter", journey(pages.accept_counter_offer), methods=("POST",)),
+        page("/afdragsordninger/{id}/modtilbud/afvis", journey(pages.decline_counter_offer), methods=("POST",)),
         page("/automatisk-betaling", journey(pages.automatic_page)),
         page("/automatisk-betaling/ny", journey(pages.enrol_page)),
         page("/automatisk-betaling/ny", journey(pages.enrol), methods=("POST",)),

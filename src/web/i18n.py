@@ -322,6 +322,18 @@ ENGLISH: Final[dict[str, str]] = {
     "Gebyrer": "Fees",
     "Renter": "Interest",
     "Hovedstol": "Principal",
+    "Godkendt": "Approved",
+    "Modtilbud": "Counter-offer",
+    "Individuel vurdering af afdragsordningen": "Individual assessment of the plan",
+    "Din begrundelse": "Your reason",
+    "Afgørelse": "Decision",
+    "Besked fra Betalingskontoret": "Message from the Payments Office",
+    "Betalingskontorets modtilbud": "The Payments Office's counter-offer",
+    "Accepter modtilbuddet": "Accept the counter-offer",
+    "Afvis modtilbuddet": "Decline the counter-offer",
+    "Afviser du modtilbuddet, ophører afdragsordningen, og kravene er igen fri.": (
+        "If you decline the counter-offer, the plan ends and the claims are free again."
+    ),
     "Betalingsservice": "Betalingsservice",
     "MobilePay": "MobilePay",
 }
@@ -376,6 +388,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "CANCELLED": "Annulleret",
         "INVOICED": "Opkrævet",
     },
+    "AssessmentOutcome": {"APPROVED": "Godkendt", "REJECTED": "Afvist", "COUNTER_OFFERED": "Modtilbud"},
     "ActorKind": {"CASEWORKER": "Sagsbehandler", "CITIZEN": "Dig selv", "SYSTEM": "Systemet"},
     "AllocationComponent": {"FEE": "Gebyrer", "INTEREST": "Renter", "PRINCIPAL": "Hovedstol"},
 }

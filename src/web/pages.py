@@ -45,6 +45,7 @@ _CODE_FIELDS: Final = {
     "MONTHLY_AMOUNT_BELOW_MINIMUM": "beloeb",
     "PLAN_TOO_LONG": "beloeb",
     "MOBILEPAY_ACCOUNT_NOT_FOUND": "konto",
+    "TERMS_VERSION_OUTDATED": "betingelser",
 }
 DAYS_OF_MONTH: Final = tuple(range(1, 29))
 DEFAULT_DAY: Final = 1
@@ -205,12 +206,13 @@ async def _render_plan(
     others = [c for c in claims if not c["eligibility"]["canCreateInstallmentPlan"]]
     selected = [i for i in selected if any(c["id"] == i for c in eligible)]
     errors = dict(errors)
-    range_preview = preview = None
+    range_preview = preview = terms = None
     if selected:
         # The range comes with any preview; the least amount gives it without a violation of its own.
         base = {"claimIds": selected, "dayOfMonth": day or DEFAULT_DAY, "requestAssessment": True}
         ranged = await web.query(request, "WebPreviewPlan", {"input": {**base, "monthlyAmount": "350.00"}})
         range_preview = ranged.data["previewInstallmentPlan"]
+        terms = ranged.data["terms"]  # the current terms: their text and version, accepted with the plan
         if amount and day:
             shown = await web.query(request, "WebPreviewPlan", {"input": {**base, "monthlyAmount": amount}})
             preview = shown.data["previewInstallmentPlan"]
@@ -235,6 +237,7 @@ async def _render_plan(
             "day": day or DEFAULT_DAY,
             "days": DAYS_OF_MONTH,
             "range": range_preview["range"] if range_preview else None,
+            "terms": terms,
             "principal": range_preview["principal"] if range_preview else None,
             "preview": preview,
             "errors": errors,
@@ -270,6 +273,8 @@ async def create_plan(web: WebApp, request: Request) -> Response:
                 "dayOfMonth": day or DEFAULT_DAY,
                 "acceptTerms": accepted,
                 "requestAssessment": assessment,
+                "assessmentReason": reason if assessment else None,
+                "termsVersion": str(form.get("betingelsesversion") or "") or None,
                 "idempotencyKey": _key(form),
             }
         },
@@ -295,11 +300,47 @@ async def plan_detail_page(web: WebApp, request: Request, errors: dict[str, str]
         "plan_detail.html",
         {
             "plan": plan,
+            "terms": result.data["terms"],
             "created": request.query_params.get("oprettet") == "1",
             "errors": errors or {},
         },
         400 if errors else 200,
     )
+
+
+async def accept_counter_offer(web: WebApp, request: Request) -> Response:
+    form = await request.form()
+    plan_id = request.path_params["id"]
+    if form.get("betingelser") != "ja":
+        return await plan_detail_page(
+            web, request, {"betingelser": "Du skal acceptere betingelserne for at oprette afdragsordningen."}
+        )
+    result = await web.query(
+        request,
+        "WebAcceptCounterOffer",
+        {
+            "input": {
+                "planId": plan_id,
+                "acceptTerms": True,
+                "termsVersion": str(form.get("betingelsesversion") or "") or None,
+                "idempotencyKey": _key(form),
+            }
+        },
+    )
+    if problems := user_errors(result.data["acceptCounterOffer"]):
+        return await plan_detail_page(web, request, field_errors(problems))
+    return RedirectResponse(f"/afdragsordninger/{plan_id}?oprettet=1", status_code=303)
+
+
+async def decline_counter_offer(web: WebApp, request: Request) -> Response:
+    form = await request.form()
+    plan_id = request.path_params["id"]
+    result = await web.query(
+        request, "WebDeclineCounterOffer", {"input": {"planId": plan_id, "idempotencyKey": _key(form)}}
+    )
+    if problems := user_errors(result.data["declineCounterOffer"]):
+        return await plan_detail_page(web, request, field_errors(problems))
+    return RedirectResponse(f"/afdragsordninger/{plan_id}", status_code=303)
 
 
 async def cancel_plan(web: WebApp, request: Request) -> Response:

@@ -181,6 +181,7 @@ async def test_installment_plan_from_range_to_creation(page: Any) -> None:
     await page.get_by_text("Se betalingsplanen").click()
     await expect(page.locator("main table").last.locator("tbody tr")).to_have_count(18)
     await expect(page.locator("#terms")).to_contain_text("afdragsordning")
+    await expect(page.locator("#terms-version")).to_contain_text("Version")
     await axe_check(page, "plan: schedule and terms")
     # Terms not accepted: refused, said next to the box.
     await page.get_by_role("button", name="Opret afdragsordning").click()
@@ -196,7 +197,7 @@ async def test_installment_plan_from_range_to_creation(page: Any) -> None:
     await axe_check(page, "plans")
 
 
-async def test_installment_plan_over_18_months_asks_for_an_assessment(page: Any) -> None:
+async def test_installment_plan_over_18_months_asks_for_an_assessment(page: Any, site: Site) -> None:
     await david_plan(page, "350")
     await expect(page.get_by_role("heading", name="Individuel vurdering")).to_be_visible()
     await page.get_by_label("Jeg accepterer betingelserne").check()
@@ -208,6 +209,36 @@ async def test_installment_plan_over_18_months_asks_for_an_assessment(page: Any)
     await page.get_by_role("button", name="Send anmodning om individuel vurdering").click()
     await expect(page.get_by_role("status")).to_contain_text("individuel vurdering")
     await expect(page.locator("#plan-status")).to_have_text("Afventer individuel vurdering")
+    await expect(page.locator("main")).to_contain_text("Jeg er på SU indtil juni.")
+    plan_id = page.url.split("/afdragsordninger/")[1].split("?")[0]
+
+    # The Payments Office counters with 700 kr. a month; the citizen reads why and accepts on the current terms.
+    offered = await site.gql(
+        """mutation($i: CounterOfferInstallmentPlanInput!) {
+             counterOfferInstallmentPlan(input: $i) { plan { status } userErrors { code } } }""",
+        {
+            "i": {
+                "planId": plan_id,
+                "note": "intern",
+                "messageToCitizen": "Vi kan tilbyde 700 kr. om måneden.",
+                "monthlyAmount": "700",
+                "idempotencyKey": "web-counter-offer",
+            }
+        },
+        caseworker="cw-1001",
+    )
+    assert offered["data"]["counterOfferInstallmentPlan"]["plan"]["status"] == "COUNTER_OFFERED"
+    await page.reload()
+    main = page.locator("main")
+    await expect(page.locator("#plan-status")).to_have_text("Modtilbud fra Betalingskontoret")
+    await expect(main).to_contain_text("Vi kan tilbyde 700 kr. om måneden.")
+    await axe_check(page, "plan: counter-offer")
+    await page.get_by_role("button", name="Accepter modtilbuddet").click()
+    await expect(page.locator("#betingelser-error")).to_be_visible()
+    await page.get_by_label("Jeg accepterer betingelserne").check()
+    await page.get_by_role("button", name="Accepter modtilbuddet").click()
+    await expect(page.locator("#plan-status")).to_have_text("Aktiv")
+    await expect(main).to_contain_text("700,00 kr.")
 
 
 async def test_automatic_payment_by_mobilepay_with_a_chosen_account(page: Any, site: Site) -> None:
