@@ -43,6 +43,7 @@ from adapters.simserver import ThreadedServer
 from gateway.app import build_services, create_app
 from gateway.auth import issue_token
 from gateway.settings import Settings
+from gateway.trusted_documents import trusted_documents
 
 CITIZENS = int(os.environ.get("BENCH_CITIZENS", "2000"))
 SEQUENTIAL = int(os.environ.get("BENCH_REQUESTS", "200"))
@@ -50,20 +51,11 @@ LOAD_SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 8
 PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
-# performance.md's scenario: 20 claims, each with its department, outstanding sum and 10 statement lines.
-OVERVIEW = """query Overview {
-  me {
-    cpr name totalOutstanding { amount }
-    claims(first: 100) {
-      nodes {
-        id reference title dueOn status
-        outstanding { amount }
-        sender { name }
-        statement { lines { postedOn kind text amount { amount } } }
-      }
-    }
-  }
-}"""
+# performance.md's scenario: 20 claims, each with its department, outstanding sum and 10 statement lines: the
+# clients' trusted overview document (compiled by the gateway).
+_OVERVIEW_DOCUMENT = trusted_documents().by_operation_name("Overview")
+assert _OVERVIEW_DOCUMENT is not None
+OVERVIEW = _OVERVIEW_DOCUMENT.text
 
 WITH_COLLECTION = OVERVIEW.replace("status\n", "status collection { status marker }\n", 1)
 
@@ -153,38 +145,33 @@ wrk.body = [==[%s]==]
 """
 
 
+def _run_wrk(url: str, query: str, token: str, connections: int, seconds: float) -> str:
+    """wrk's report of ``connections`` connections posting ``query`` for ``seconds``, with its latency table."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (token, orjson.dumps({"query": query}).decode()))
+    threads = str(min(connections, 2))
+    command = ["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds:.0f}s", "--latency", "-s", script.name]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    Path(script.name).unlink()
+    assert "Non-2xx or 3xx responses" not in out, out
+    return out
+
+
+def _wrk_rps(out: str) -> float:
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def _wrk_ms(out: str, label: str) -> float:
+    value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
 def _wrk(url: str, query: str, token: str, connections: int, seconds: float) -> tuple[float, Timing] | None:
     """Requests per second and latency from wrk (the load generator performance.md used), if installed."""
     if shutil.which("wrk") is None:
         return None
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (token, orjson.dumps({"query": query}).decode()))
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(min(connections, 2)),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds:.0f}s",
-            "--latency",
-            "-s",
-            script.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return rps, Timing(ms("50%"), ms("90%"))
+    out = _run_wrk(url, query, token, connections, seconds)
+    return _wrk_rps(out), Timing(_wrk_ms(out, "50%"), _wrk_ms(out, "90%"))
 
 
 async def _throughput(url: str, query: str, token: str) -> float:
@@ -280,47 +267,16 @@ class Load:
     generator: str
 
 
-WRK_SUMMARY = r"(\d+) requests in ([\d.]+)(us|ms|s|m)"
-
-
-def _load(url: str, query: str, token: str, pid: int) -> Load:
+async def _load(url: str, query: str, token: str, pid: int) -> Load:
     """Throughput, server CPU per request and latency percentiles under CONNECTIONS connections."""
     cpu = _cpu_seconds(pid)
     if shutil.which("wrk") is not None:
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(WRK_SCRIPT % (token, orjson.dumps({"query": query}).decode()))
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t",
-                "2",
-                "-c",
-                str(CONNECTIONS),
-                "-d",
-                f"{LOAD_SECONDS:.0f}s",
-                "--latency",
-                "-s",
-                script.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        Path(script.name).unlink()
+        out = _run_wrk(url, query, token, CONNECTIONS, LOAD_SECONDS)
         cpu = _cpu_seconds(pid) - cpu
         requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        assert non2xx is None, out
-
-        def ms(label: str) -> float:
-            value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-            return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-        return Load(rps, cpu * 1000 / requests, ms("50%"), ms("99%"), "wrk")
+        return Load(_wrk_rps(out), cpu * 1000 / requests, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), "wrk")
     latencies: list[float] = []
-    rps = asyncio.run(_python_load(url, query, token, latencies))
+    rps = await _python_load(url, query, token, latencies)
     cpu = _cpu_seconds(pid) - cpu
     latencies.sort()
     return Load(
@@ -384,7 +340,7 @@ async def _side_by_side(env: dict[str, str], token: str, extensions: dict[str, A
                 if reference is None:
                     reference = r.content
                 loads[f"{name}_identical"] = r.content == reference
-            loads[name] = _load(f"{base}/graphql", OVERVIEW, token, server.pid)
+            loads[name] = await _load(f"{base}/graphql", OVERVIEW, token, server.pid)
         finally:
             _stop(server)
     return loads
