@@ -32,6 +32,7 @@ test: install lint typecheck
 
 bench: install
 	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.caseworker
 
 schema: install
 	$(BIN)/gateway export-schema schema.graphql

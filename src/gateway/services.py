@@ -129,6 +129,7 @@ def build_services(
             invoice_lead_bank_days=settings.invoice_lead_bank_days,
             retry_days=settings.draw_retry_days,
             grace_days=settings.plan_default_grace_days,
+            collection_check_batch=settings.collection_check_batch_size,
         ),
     )
     if provider is not None:

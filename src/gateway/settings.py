@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Caseworkers' work queue PENDING_ENROLMENTS (issue 12): a Betalingsservice enrolment still PENDING after this
     # many days needs a look (the bank usually confirms a mandate within days; docs/caseworkers.md).
     queue_enrolment_pending_days: int = Field(default=14, ge=0, le=365)
+    # How many claims each worker sweep asks Gældsstyrelsen about to keep the ledger's last known collection status
+    # (the caseworkers' portfolio counts by it), least recently asked first; 0 turns it off.
+    collection_check_batch_size: int = Field(default=500, ge=0, le=5000)
     worker_interval_seconds: float = Field(default=60.0, gt=0)
     # One-off payments (docs/api.md): how the status poll treats open payments.
     payments_poll_batch_size: int = Field(default=200, ge=1, le=5000)

@@ -19,15 +19,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
+from adapters.gaeldst.simulator import DEMO_COLLECTION_STATES
 from adapters.ledger import models as m
 from adapters.ledger.seed.demo import demo_document
+from adapters.simserver import ThreadedServer
 from gateway.domain.clock import today, utcnow
 from gateway.trusted_documents import trusted_documents
+from gateway.usecases.draws import SweepReport
 from resolvers.common import ids
 from tests.api.test_overview import codes
-from tests.conftest import ANNA, DAVID, Api
+from tests.conftest import ANNA, DAVID, Api, build_api
 
 CASEWORKER = "cw-1001"
 PENDING_CLAIM = "RK-EJD-2025-1187"  # Anna's, in the plan waiting for approval
@@ -656,3 +659,64 @@ async def test_the_trusted_documents_of_the_workplace_run_by_id(api: Api, world:
         )
         body = response.json()
         assert "errors" not in body and check(body["data"]), body
+
+
+# --- collection status: the ledger's last known -------------------------------------------------------------
+
+# Gældsstyrelsen's states as docs/api.md lists them (written out here, not taken from the code under test).
+AT_COLLECTION_STATES = {"RECEIVED", "UNDER_COLLECTION", "PAID", "WRITTEN_OFF"}
+
+
+async def test_the_portfolio_counts_claims_by_their_last_known_collection_status(api: Api) -> None:
+    query = (
+        "{ portfolio { claims { count collectionStatusAsOf "
+        "byCollectionStatus { status count outstanding { amountOere } } } } }"
+    )
+    async with api.services.db.transaction() as conn:  # what other tests' sweeps heard is forgotten
+        await conn.execute(delete(m.ClaimCollectionStatus))
+    before = (await caseworker(api, query))["portfolio"]["claims"]
+    # Nothing asked yet: every open claim is UNKNOWN.
+    assert [(s["status"], s["count"]) for s in before["byCollectionStatus"]] == [("UNKNOWN", before["count"])]
+    assert before["collectionStatusAsOf"] is None
+
+    asked = utcnow()
+    report = SweepReport()
+    await api.services.draws.check_collection_statuses(report)
+    assert report.statuses_recorded > 0 and not report.errors
+
+    # Independently: every open claim's status from the simulator's states, mapped by docs/api.md's table.
+    claims = {r.id: r.reference for r in await rows(api, select(m.Claim.id, m.Claim.reference))}
+    balance: dict[int, int] = defaultdict(int)
+    for e in await rows(api, select(m.LedgerEntry.claim_id, m.LedgerEntry.amount_oere)):
+        balance[e.claim_id] += e.amount_oere
+    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for claim_id, owed in balance.items():
+        if owed <= 0:
+            continue
+        state = DEMO_COLLECTION_STATES.get(claims[claim_id])
+        name = state.state.value if state is not None else "NOT_RECEIVED"
+        status = (
+            "AT_COLLECTION"
+            if name in AT_COLLECTION_STATES
+            else "RETURNED"
+            if name == "RETURNED"
+            else "NOT_AT_COLLECTION"
+        )
+        expected[status][0] += 1
+        expected[status][1] += owed
+    after = (await caseworker(api, query))["portfolio"]["claims"]
+    got = {s["status"]: [s["count"], int(s["outstanding"]["amountOere"])] for s in after["byCollectionStatus"]}
+    assert got == dict(expected)
+    # By hand, the demo's open claims: Anna's waste claim and Camilla's two at collection, David's returned one.
+    assert got["AT_COLLECTION"][0] == 3 and got["RETURNED"][0] == 1
+    assert after["collectionStatusAsOf"] >= asked.isoformat()[:19]
+
+
+async def test_a_status_check_asks_the_least_recently_checked_first(migrated: str, gaeldst_sim: ThreadedServer) -> None:
+    """Batches of two: the first sweeps reach every claim once before any is asked about again."""
+    async with build_api(migrated, gaeldst_sim, collection_check_batch_size=2) as api:
+        total = (await rows(api, select(func.count()).select_from(m.Claim)))[0][0]
+        for _ in range(-(-total // 2)):
+            await api.services.draws.check_collection_statuses(SweepReport())
+        checked = (await rows(api, select(func.count()).select_from(m.ClaimCollectionStatus)))[0][0]
+        assert checked == total

@@ -130,6 +130,17 @@ class Claim(Base):
     __table_args__ = (Index("ix_claims_citizen_due", "citizen_id", "due_on"),)
 
 
+class ClaimCollectionStatus(Base):
+    """The last status Gældsstyrelsen gave for a claim (``gateway.domain.collection.CollectionStatus``) and when:
+    recorded by the worker as it asks, so that the caseworkers' portfolio can count claims by collection status
+    without asking about the whole ledger. A claim without a row has never been asked about (UNKNOWN)."""
+
+    __tablename__ = "claim_collection_statuses"
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, index=True)
+
+
 class LedgerEntry(Base):
     """A posting on a claim: CHARGE, INTEREST, FEE, PAYMENT or ADJUSTMENT (signed øre)."""
 

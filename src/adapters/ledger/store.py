@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger.access_log import AccessLogStatements
+from adapters.ledger.collection import CollectionStatements
 from adapters.ledger.db import Database
 from adapters.ledger.draws import DrawStatements
 from adapters.ledger.idempotency import IdempotencyStatements
@@ -17,7 +18,14 @@ from adapters.ledger.payments import PaymentStatements
 from adapters.ledger.plans import PlanStatements
 
 
-class LedgerStore(PlanStatements, PaymentStatements, DrawStatements, IdempotencyStatements, AccessLogStatements):
+class LedgerStore(
+    PlanStatements,
+    PaymentStatements,
+    DrawStatements,
+    IdempotencyStatements,
+    AccessLogStatements,
+    CollectionStatements,
+):
     """Every statement a use-case runs, bound to one connection (a transaction's, or a read connection)."""
 
     def __init__(self, conn: AsyncConnection) -> None:

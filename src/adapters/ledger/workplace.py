@@ -30,6 +30,7 @@ _installments = m.table(m.Installment)
 _draws = m.table(m.Draw)
 _enrolments = m.table(m.Enrolment)
 _payments = m.table(m.Payment)
+_statuses = m.table(m.ClaimCollectionStatus)
 
 # Plans whose installments fall due (were or are in force): not one waiting for approval, not a cancelled one.
 IN_FORCE = ("ACTIVE", "COMPLETED", "DEFAULTED")
@@ -56,9 +57,13 @@ class ClaimTotalRow(Protocol):
     @property
     def kind(self) -> str: ...
     @property
+    def collection_status(self) -> str: ...
+    @property
     def claims(self) -> int: ...
     @property
     def outstanding_oere(self) -> int: ...
+    @property
+    def oldest_check(self) -> datetime | None: ...
 
 
 class StatusTotalRow(Protocol):
@@ -81,24 +86,32 @@ class InstallmentTotalsRow(Protocol):
 
 
 async def open_claim_totals(conn: AsyncConnection) -> list[ClaimTotalRow]:
-    """Open claims (outstanding above zero), counted and summed per department and kind: each claim's outstanding
-    amount is the sum of its entries, grouped in the database; what comes back is one row per (department, kind)."""
+    """Open claims (outstanding above zero), counted and summed per department, kind and last known collection
+    status (UNKNOWN: never asked about), with the oldest check among them: each claim's outstanding amount is the
+    sum of its entries, grouped in the database; what comes back is one row per (department, kind, status)."""
     per_claim = (
         select(_entries.c.claim_id, func.sum(_entries.c.amount_oere).label("outstanding"))
         .group_by(_entries.c.claim_id)
         .having(func.sum(_entries.c.amount_oere) > 0)
         .subquery()
     )
+    status = func.coalesce(_statuses.c.status, "UNKNOWN")
     stmt = (
         select(
             _claims.c.department_id,
             _claims.c.kind,
+            status.label("collection_status"),
             func.count().label("claims"),
             _total(per_claim.c.outstanding).label("outstanding_oere"),
+            func.min(_statuses.c.checked_at).label("oldest_check"),
         )
-        .select_from(per_claim.join(_claims, _claims.c.id == per_claim.c.claim_id))
-        .group_by(_claims.c.department_id, _claims.c.kind)
-        .order_by(_claims.c.department_id, _claims.c.kind)
+        .select_from(
+            per_claim.join(_claims, _claims.c.id == per_claim.c.claim_id).outerjoin(
+                _statuses, _statuses.c.claim_id == per_claim.c.claim_id
+            )
+        )
+        .group_by(_claims.c.department_id, _claims.c.kind, status)
+        .order_by(_claims.c.department_id, _claims.c.kind, status)
     )
     return typed("list[ClaimTotalRow]", list(await conn.execute(stmt)))
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -72,6 +73,7 @@ class DrawPolicy:
     invoice_lead_bank_days: int = 10
     retry_days: int = 3
     grace_days: int = 14
+    collection_check_batch: int = 500  # claims whose collection status one sweep asks about (least recently first)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class SweepReport:
     completed: int = 0
     defaulted: int = 0
     claims_left: int = 0
+    statuses_recorded: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: SweepReport) -> None:
@@ -164,6 +167,7 @@ class Draws:
         today = danish_today()
         report = SweepReport()
         await self.claims_to_collection(report)
+        await self.check_collection_statuses(report)
         await self.create_due(today, report)
         await self.submit(today, report)
         await self.poll(today, report)
@@ -183,9 +187,33 @@ class Draws:
         except CollectionStatusUnavailable:
             report.errors.append("collection status unavailable")
             return  # the next sweep asks again; nothing is drawn for a plan meanwhile that should not be
+        await self._record(held, statuses, report)
         for row in held:
             if statuses.get(row.reference) == "AT_COLLECTION" and await self._release(row.plan_id, row.claim_id):
                 report.claims_left += 1
+
+    async def check_collection_statuses(self, report: SweepReport) -> None:
+        """Ask Gældsstyrelsen about a batch of claims, those never asked about or asked about longest ago first,
+        and keep what it says: the caseworkers' portfolio counts claims by this last known status. Every claim is
+        reached within ⌈claims ÷ batch⌉ sweeps; one batched call per sweep."""
+        async with self.ledger.read() as tx:
+            batch = await tx.claims_to_check(limit=self.policy.collection_check_batch)
+        if not batch:
+            return
+        try:
+            statuses = await self.collection.statuses([r.reference for r in batch])
+        except CollectionStatusUnavailable:
+            report.errors.append("collection status unavailable")
+            return
+        await self._record(batch, statuses, report)
+
+    async def _record(self, rows: Sequence[Any], statuses: Mapping[str, str], report: SweepReport) -> None:
+        """Keep what was heard about these claims (rows with ``claim_id`` and ``reference``)."""
+        heard = {r.claim_id: statuses[r.reference] for r in rows if statuses.get(r.reference, "UNKNOWN") != "UNKNOWN"}
+        if heard:
+            async with self.ledger.transaction() as tx:
+                await tx.record_collection_statuses(heard, now=utcnow())
+            report.statuses_recorded += len(heard)
 
     async def _release(self, plan_id: int, claim_id: int) -> bool:
         now, today = utcnow(), danish_today()

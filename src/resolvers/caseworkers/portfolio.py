@@ -17,6 +17,7 @@ import strawberry
 from adapters.ledger import workplace as w
 from gateway.domain.claims import ClaimKind
 from gateway.domain.clock import today, utcnow
+from gateway.domain.collection import CollectionStatus
 from gateway.domain.enrolments import EnrolmentStatus
 from gateway.domain.errors import bad_input
 from resolvers.claims.types import Department
@@ -58,6 +59,16 @@ class ClaimKindTotal:
     outstanding: MoneyTotal
 
 
+@strawberry.type(
+    description="Open claims by Gældsstyrelsen's last known status (the worker asks about every claim in turn); "
+    "UNKNOWN: not asked about yet."
+)
+class CollectionStatusTotal:
+    status: CollectionStatus
+    count: int
+    outstanding: MoneyTotal
+
+
 @strawberry.type(description="Open claims (outstanding above zero): counts and outstanding sums.")
 class ClaimsPortfolio:
     as_of: datetime = strawberry.field(description="When the figures were computed.")
@@ -65,6 +76,11 @@ class ClaimsPortfolio:
     outstanding: MoneyTotal
     by_department: list[DepartmentTotal]
     by_kind: list[ClaimKindTotal]
+    by_collection_status: list[CollectionStatusTotal]
+    collection_status_as_of: datetime | None = strawberry.field(
+        description="The oldest of the collection statuses counted: each is what Gældsstyrelsen said at least "
+        "this recently (null when none is known)."
+    )
 
 
 @strawberry.type
@@ -123,7 +139,7 @@ class PaymentsPortfolio:
 
 
 def _totals(rows: Iterable[w.ClaimTotalRow], key: str) -> dict[object, tuple[int, int]]:
-    """Roll the (department, kind) groups up to one of them (a few dozen group rows, not ledger rows)."""
+    """Roll the (department, kind, status) groups up to one of them (a few dozen group rows, not ledger rows)."""
     out: dict[object, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for r in rows:
         count, oere = out[getattr(r, key)]
@@ -150,6 +166,11 @@ class Portfolio:
                 ClaimKindTotal(kind=ClaimKind(str(k)), count=c, outstanding=money_total(o))
                 for k, (c, o) in sorted(_totals(rows, "kind").items(), key=lambda kv: str(kv[0]))
             ],
+            by_collection_status=[
+                CollectionStatusTotal(status=CollectionStatus(str(k)), count=c, outstanding=money_total(o))
+                for k, (c, o) in sorted(_totals(rows, "collection_status").items(), key=lambda kv: str(kv[0]))
+            ],
+            collection_status_as_of=min((r.oldest_check for r in rows if r.oldest_check is not None), default=None),
         )
 
     @strawberry.field(description="Plans by status, with the sum of their principals.")

@@ -77,15 +77,20 @@ class CaseworkerItem(Node):
 
     @strawberry.field
     async def installment_plan(self, info: Info) -> InstallmentPlan | None:
-        if self.plan_pk is None:
-            return None
-        return InstallmentPlan.from_row(present(await info.context.loaders.plan.load(self.plan_pk)))
+        return await plan_or_none(info, self.plan_pk)
 
     @strawberry.field
     async def draw(self, info: Info) -> Draw | None:
-        if self.draw_pk is None:
-            return None
-        return Draw.from_row(present(await info.context.loaders.draw.load(self.draw_pk)))
+        return await draw_or_none(info, self.draw_pk)
+
+
+async def plan_or_none(info: Info, pk: int | None) -> InstallmentPlan | None:
+    """The plan an item of a caseworker's queue is about, if any (through the request's loader)."""
+    return InstallmentPlan.from_row(present(await info.context.loaders.plan.load(pk))) if pk is not None else None
+
+
+async def draw_or_none(info: Info, pk: int | None) -> Draw | None:
+    return Draw.from_row(present(await info.context.loaders.draw.load(pk))) if pk is not None else None
 
 
 @strawberry.type

@@ -20,6 +20,7 @@ from gateway.domain.clock import COPENHAGEN, today, utcnow
 from gateway.domain.cpr import Cpr
 from gateway.domain.errors import bad_input
 from resolvers.caseworkers.access_log import log_caseworker_access
+from resolvers.caseworkers.queries import draw_or_none, plan_or_none
 from resolvers.claims.types import Claim
 from resolvers.common import ids
 from resolvers.common.permissions import CaseworkerCanRead
@@ -96,9 +97,7 @@ class WorkQueueItem:
 
     @strawberry.field
     async def installment_plan(self, info: Info) -> InstallmentPlan | None:
-        if self.plan_pk is None:
-            return None
-        return InstallmentPlan.from_row(present(await info.context.loaders.plan.load(self.plan_pk)))
+        return await plan_or_none(info, self.plan_pk)
 
     @strawberry.field
     async def installment(self, info: Info) -> Installment | None:
@@ -110,9 +109,7 @@ class WorkQueueItem:
 
     @strawberry.field
     async def draw(self, info: Info) -> Draw | None:
-        if self.draw_pk is None:
-            return None
-        return Draw.from_row(present(await info.context.loaders.draw.load(self.draw_pk)))
+        return await draw_or_none(info, self.draw_pk)
 
     @strawberry.field
     async def payment(self, info: Info) -> Payment | None:

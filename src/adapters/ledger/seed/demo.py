@@ -125,6 +125,7 @@ async def delete_citizens(conn: AsyncConnection, cprs: list[str]) -> None:
         delete(m.PlanClaim).where(m.PlanClaim.plan_id.in_(plan_ids)),
         delete(m.InstallmentPlan).where(m.InstallmentPlan.citizen_id.in_(citizen_ids)),
         delete(m.LedgerEntry).where(m.LedgerEntry.claim_id.in_(claim_ids)),
+        delete(m.ClaimCollectionStatus).where(m.ClaimCollectionStatus.claim_id.in_(claim_ids)),
         delete(m.PaymentClaim).where(m.PaymentClaim.payment_id.in_(payment_ids)),
         delete(m.Payment).where(m.Payment.citizen_id.in_(citizen_ids)),
         delete(m.Claim).where(m.Claim.citizen_id.in_(citizen_ids)),
