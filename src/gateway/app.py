@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from adapters.ledger.migrate import pending as migrations_pending
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
         Route("/webhooks/payments", payments_webhook_endpoint(svc), methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -71,6 +71,17 @@ def _has_audience(claims: dict[str, Any], audience: str) -> bool:
     return aud == audience or (isinstance(aud, list) and audience in aud)
 
 
+def token_expiry(authorization: str) -> float | None:
+    """The ``exp`` of a bearer token that ``TokenVerifier.verify`` has accepted (read without verifying again):
+    what a long-lived connection or a web session must not outlive."""
+    _, _, token = authorization.partition(" ")
+    try:
+        exp = jwt.decode(token.strip(), options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -27,6 +27,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
+    if workers > 1 and settings.events == "memory":
+        # In-process status events stay in the process that wrote them: a subscriber on another one hears nothing.
+        print(
+            "warning: subscriptions across --workers need GATEWAY_EVENTS_BACKEND=redis (or a PostgreSQL ledger)",
+            file=sys.stderr,
+        )
     # Several processes keep their metrics in files of one directory (prometheus-client's multi-process mode),
     # set before prometheus_client is first imported, here and in every worker process (they inherit it).
     made_dir = None

@@ -1,5 +1,6 @@
 """The GraphQL endpoint: Strawberry's ASGI view with our auth, rate limits, response cache, context, error
-format, JSON and media types (application/json, application/graphql-response+json).
+format, JSON and media types (application/json, application/graphql-response+json), and subscriptions over
+WebSocket (graphql-transport-ws, docs/subscriptions.md).
 
 Request flow: Starlette (body limits, security headers) -> auth (a Viewer) -> rate limit -> trusted documents
 (``documentId`` / APQ, the citizens-only setting) -> response cache (citizens' repeated reads) -> Strawberry ->
@@ -8,30 +9,47 @@ resolvers -> use-cases / DataLoaders -> adapters.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
 import secrets
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import structlog
 from cross_web import HTTPException as CrossWebHTTPException
-from graphql import OperationType
+from graphql import GraphQLSyntaxError, OperationType
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    _OperationStreamClosed as OperationStreamClosed,  # how the handler's own syntax-error path ends an operation
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from adapters.ledger.queries import citizen_version
-from gateway.auth import AuthError
+from gateway.auth import AuthError, token_expiry
 from gateway.domain.clock import today
 from gateway.domain.cpr import looks_like_cpr
 from gateway.domain.errors import ErrorCode
@@ -79,22 +97,131 @@ def with_rate_limit(content: bytes, decision: Decision | None) -> bytes:
     return orjson.dumps(body)
 
 
+@dataclass
+class ConnectionContext(Context):
+    """A WebSocket connection's context: Strawberry makes one per connection and hands it to every subscription on
+    it. The viewer is set by ``connection_init``; until then it is anonymous."""
+
+    connection_params: dict[str, object] | None = None  # the connection_init payload (Strawberry sets it)
+    header_authorization: str | None = None  # the upgrade request's Authorization header, if any
+    client_host: str | None = None
+    token_expires_at: float | None = None
+
+
+def refusal_body(refusal: Refusal, language: Language) -> dict[str, Any]:
+    params = {"detail": refusal.detail} if refusal.detail is not None else {}
+    return error_body(refusal.code, refusal.message_key, language, **params)
+
+
+def localize(errors: list[Any] | None, language: Language) -> None:
+    """Our error format (a translated message, ``extensions.code``) on errors Strawberry's WebSocket handler sends
+    as ``error.formatted``: rewritten in place, so it keeps their class (a syntax error still closes the socket, as
+    the protocol asks)."""
+    for error in errors or ():
+        formatted = format_error(error, language)
+        error.message = formatted["message"]
+        error.extensions = formatted["extensions"]
+
+
+class GatewayTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler with our error format, the viewer's rate limit per subscription,
+    a coded answer at the subscription limit, and the connection closed when the viewer's token expires."""
+
+    view: GatewayGraphQL
+    context: ConnectionContext
+    _expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        expires_at = self.context.token_expires_at
+        if self.connection_acknowledged and expires_at is not None and self._expiry is None:
+            self._expiry = asyncio.create_task(self._close_at(expires_at))
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        # The token no longer authorizes anything: its subscriptions end with it (the client signs in again).
+        await self.websocket.close(code=4403, reason="Token expired")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and isinstance(message, dict) and isinstance(message.get("id"), str):
+            payload = message.get("payload")
+            if isinstance(payload, dict):
+                # Trusted documents as over HTTP: by documentId / APQ hash, or (citizens, with the setting) only.
+                resolved = resolve(
+                    payload,
+                    self.context.viewer,
+                    self.view.trusted_documents,
+                    only_trusted_for_citizens=self.view.services.settings.trusted_documents_only_for_citizens,
+                )
+                if isinstance(resolved, Refusal):
+                    await self._refuse(message["id"], refusal_body(resolved, self.context.language)["errors"])
+                    return
+                if resolved.query is not None:
+                    payload["query"] = resolved.query
+            limit = self.max_subscriptions_per_connection
+            if limit is not None and message["id"] not in self.operations and len(self.operations) >= limit:
+                body = error_body(
+                    ErrorCode.BAD_USER_INPUT, "TOO_MANY_SUBSCRIPTIONS", self.context.language, limit=limit
+                )
+                await self._refuse(message["id"], body["errors"])
+                return
+            refusal = await self.view.ws_rate_limit(self.context)
+            if refusal is not None:
+                await self._refuse(message["id"], refusal)
+                return
+        await super().handle_subscribe(message)
+
+    async def _refuse(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
+        """The protocol's ``error`` message for a subscription that is not started."""
+        await self.send_message(ErrorMessage(id=operation_id, type="error", payload=errors))  # type: ignore[typeddict-item]
+
+    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
+        try:
+            await super()._send_result_stream(operation, self._localized(result_source))
+        except GraphQLSyntaxError as error:
+            # Our parser cache (and the token limit) parse in an extension hook, where Strawberry does not catch a
+            # syntax error; the protocol's answer all the same: close with 4400 and the message (a close reason
+            # has at most 123 bytes).
+            await self.websocket.close(code=4400, reason=error.message.encode()[:120].decode(errors="ignore"))
+            self.operations.pop(operation.id, None)
+            raise OperationStreamClosed from None
+
+    async def _localized(self, result_source: Any) -> Any:
+        async for result in result_source:
+            localize(getattr(result, "errors", None), self.context.language)
+            yield result
+
+    async def shutdown(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        await super().shutdown()
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, error format, JSON encoder and request-level errors."""
+
+    graphql_transport_ws_handler_class = GatewayTransportWS
 
     def __init__(self, services: Services) -> None:
         provider = services.tracer_provider
         tracing = [] if provider is None else [lambda: GraphQLOperationSpans(tracer_provider=provider)]
         schema = build_schema(services.settings, tracing)
+        settings = services.settings
         super().__init__(
             schema,
             graphql_ide=None,
             # GET runs trusted documents named by id only (``respond`` refuses any other GET): a query's text, and
             # so a CPR in a query argument, never ends up in a URL.
             allow_queries_via_get=True,
+            # Only the current protocol (the legacy subscriptions-transport-ws is unmaintained); browsers' pages
+            # from other origins are refused by Strawberry's Origin check (no allowed_origins).
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.subscriptions_connection_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.subscriptions_max_per_connection,
         )
         self.services = services
-        settings = services.settings
         self.cache = (
             ResponseCache(settings.response_cache_ttl_seconds, settings.response_cache_max_bytes)
             if settings.response_cache_ttl_seconds > 0
@@ -112,6 +239,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
             self.compiled.add_all(d.text for d in self.trusted_documents if d.operation_type is OperationType.QUERY)
 
     async def get_context(self, request: Any, response: Any) -> Context:
+        if isinstance(request, WebSocket):
+            return ConnectionContext(
+                services=self.services,
+                viewer=Anonymous(),
+                language=negotiate(request.headers.get("accept-language")),
+                request_id=new_request_id(),  # the connection's: a caseworker's subscriptions are logged with it
+                loaders=Loaders(self.services.db),
+                transport="websocket",
+                header_authorization=request.headers.get("authorization"),
+                client_host=request.client.host if request.client else None,
+            )
         # A request the compiled path handed over comes with its context: what it loaded is primed there.
         handed_over = getattr(request.state, "context", None)
         return handed_over if handed_over is not None else self._new_context(request)
@@ -210,7 +348,45 @@ class GatewayGraphQL(GraphQL[Context, None]):
             data.query = resolved.query
         return data
 
+    async def on_ws_connect(self, context: Context) -> Any:
+        """``connection_init``: the token from its payload (``{"Authorization": "Bearer …"}``, as the HTTP header
+        would carry it) or the upgrade request's header, verified like an HTTP request's and rate limited the same
+        way. Without a valid one the connection is refused (4403): no subscription is open to anonymous users."""
+        assert isinstance(context, ConnectionContext)
+        params = context.connection_params or {}
+        authorization = params.get("Authorization", params.get("authorization")) or context.header_authorization
+        if not isinstance(authorization, str) or not authorization:
+            log.info("ws.rejected", reason="no token")
+            raise ConnectionRejectionError
+        try:
+            viewer = await self.services.verifier.verify(authorization)
+        except AuthError as exc:
+            log.info("ws.rejected", reason=str(exc))
+            await self.rate_limiter.check(Anonymous(), context.client_host)  # guessing tokens costs the address
+            raise ConnectionRejectionError from None
+        context.viewer = viewer
+        context.token_expires_at = token_expiry(authorization)
+        if await self.ws_rate_limit(context) is not None:
+            raise ConnectionRejectionError
+        structlog.contextvars.bind_contextvars(request_id=context.request_id)
+        return UNSET
+
+    async def ws_rate_limit(self, context: ConnectionContext) -> list[dict[str, Any]] | None:
+        """A connection and each subscription take a token from the viewer's bucket, like an HTTP request; the
+        error to send when there was none."""
+        decision = await self.rate_limiter.check(context.viewer, context.client_host)
+        if decision is None or decision.allowed:
+            return None
+        log.info("ratelimit.refused", kind=context.viewer.kind, retry_after=decision.retry_after, transport="ws")
+        body = error_body(ErrorCode.RATE_LIMITED, "RATE_LIMITED", context.language, seconds=decision.retry_after)
+        errors: list[dict[str, Any]] = body["errors"]
+        errors[0]["extensions"]["rateLimit"] = decision.extension()
+        return errors
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.run(WebSocket(scope, receive=receive, send=send))
+            return
         request = Request(scope, receive)
         started = time.perf_counter()
         with statements() as counted:  # every SQL statement this request causes, DataLoaders' included
@@ -343,8 +519,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def _refusal(self, request: Request, refusal: Refusal) -> Response:
         state = request.state
-        params = {"detail": refusal.detail} if refusal.detail is not None else {}
-        body = error_body(refusal.code, refusal.message_key, state.language, **params)
+        body = refusal_body(refusal, state.language)
         graphql_response = state.media_type == GRAPHQL_RESPONSE
         log.info("graphql.refused", code=refusal.code.value)
         return self._json(request, body, refusal.graphql_response_status if graphql_response else refusal.json_status)

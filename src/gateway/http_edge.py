@@ -265,4 +265,6 @@ def server_options(settings: Settings, *, workers: int = 1) -> dict[str, Any]:
         "log_level": settings.log_level.lower(),
         "proxy_headers": True,  # the client address from X-Forwarded-For, from trusted proxies only
         "server_header": False,
+        # A WebSocket message (a subscription's document) is bounded like a POST body; uvicorn's default is 16 MiB.
+        "ws_max_size": settings.graphql_max_body_bytes,
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from adapters.events import LocalEvents, PostgresEvents, RedisEvents
 from adapters.gaeldst.client import GaeldstClient, GaeldstConfig, GaeldstUnavailable
 from adapters.ledger.db import Database
 from adapters.ledger.store import SqlLedger
@@ -21,7 +22,7 @@ from gateway.usecases.draws import DrawPolicy, Draws
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.payments import PaymentPolicy, Payments
 from gateway.usecases.plans import InstallmentPlans
-from gateway.usecases.ports import CollectionStatusUnavailable
+from gateway.usecases.ports import CollectionStatusUnavailable, StatusEvents
 from gateway.usecases.provider_events import ProviderEvents
 
 if TYPE_CHECKING:
@@ -58,11 +59,13 @@ class Services:
     provider_events: ProviderEvents
     access_log: AccessLog
     draws: Draws
+    events: StatusEvents
     metrics: GatewayMetrics
     tracer_provider: TracerProvider | None = None  # OpenTelemetry (gateway.tracing); None: tracing is off
     owns_tracer_provider: bool = False
 
     async def aclose(self) -> None:
+        await self.events.aclose()
         await self.gaeldst.aclose()
         await self.payments_client.aclose()
         await self.db.dispose()
@@ -91,6 +94,16 @@ def gaeldst_config(settings: Settings, metrics: GatewayMetrics | None = None) ->
     )
 
 
+def build_events(settings: Settings) -> StatusEvents:
+    """The subscriptions' event bus: between processes on PostgreSQL or Redis, in-process on SQLite."""
+    if settings.events == "postgres":
+        return PostgresEvents(settings.database_url, settings.events_channel)
+    if settings.events == "redis":
+        assert settings.redis_url is not None  # checked by the settings
+        return RedisEvents(settings.redis_url, settings.events_channel)
+    return LocalEvents()
+
+
 def build_services(
     settings: Settings, metrics: GatewayMetrics | None = None, tracer_provider: TracerProvider | None = None
 ) -> Services:
@@ -100,7 +113,8 @@ def build_services(
     provider = tracer_provider if tracer_provider is not None else provider_from_settings(settings)
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     db.on_statement(count_statement)
-    ledger = SqlLedger(db)
+    events = build_events(settings)
+    ledger = SqlLedger(db, events)
     gaeldst = GaeldstClient(gaeldst_config(settings, metrics))
     provider_client = PaymentsClient(
         settings.payments_url,
@@ -148,6 +162,7 @@ def build_services(
         provider_events=ProviderEvents(ledger, payments, enrolments, draws),
         access_log=AccessLog(ledger),
         draws=draws,
+        events=events,
         metrics=metrics,
         tracer_provider=provider,
         owns_tracer_provider=provider is not None and tracer_provider is None,

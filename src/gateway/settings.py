@@ -173,6 +173,28 @@ class Settings(BaseSettings):
     web_api_url: str | None = None
     web_session_secret: SecretStr | None = None
 
+    # GraphQL subscriptions (docs/subscriptions.md): graphql-transport-ws on /graphql. How status events reach
+    # every gateway process: "auto" is PostgreSQL LISTEN/NOTIFY on a PostgreSQL ledger and in-process on SQLite.
+    events_backend: Literal["auto", "memory", "postgres", "redis"] = "auto"
+    events_channel: str = Field(default="gateway_status", pattern=r"^[a-z_][a-z0-9_:]{0,62}$")
+    subscriptions_max_per_connection: int = Field(default=20, ge=1, le=1000)
+    subscriptions_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _events_backend_is_possible(self) -> Settings:
+        if self.events_backend == "postgres" and not self.database_url.startswith("postgresql"):
+            raise ValueError("GATEWAY_EVENTS_BACKEND=postgres needs a PostgreSQL GATEWAY_DATABASE_URL")
+        if self.events_backend == "redis" and not self.redis_url:
+            raise ValueError("GATEWAY_EVENTS_BACKEND=redis needs GATEWAY_REDIS_URL")
+        return self
+
+    @property
+    def events(self) -> Literal["memory", "postgres", "redis"]:
+        """The status events' bus: ``events_backend``, with "auto" resolved by the database."""
+        if self.events_backend != "auto":
+            return self.events_backend
+        return "postgres" if self.database_url.startswith("postgresql") else "memory"
+
     @model_validator(mode="after")
     def _production_is_configured(self) -> Settings:
         if self.environment is Environment.PRODUCTION:

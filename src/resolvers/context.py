@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from strawberry.types import Info as _Info
 
@@ -18,6 +18,7 @@ from gateway.usecases.access import AccessLog
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.payments import Payments
 from gateway.usecases.plans import InstallmentPlans
+from gateway.usecases.ports import StatusEvents
 from resolvers.loaders import Loaders
 
 
@@ -39,6 +40,8 @@ class Services(Protocol):
     def enrolments(self) -> Enrolments: ...
     @property
     def access_log(self) -> AccessLog: ...
+    @property
+    def events(self) -> StatusEvents: ...
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Context:
     loaders: Loaders
     # Set by resolvers that had to answer without Gældsstyrelsen; turned into one top-level error.
     upstream_unavailable: bool = False
+    # "websocket": one context for a whole graphql-transport-ws connection (the subscriptions on it).
+    transport: Literal["http", "websocket"] = "http"
     _viewer_citizen_id: int | None = field(default=None, repr=False)
 
     @property

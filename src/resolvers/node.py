@@ -73,6 +73,12 @@ async def _load(info: Info, global_id: str) -> tuple[Node | None, int | None]:
         type_name, key = ids.decode(global_id)
     except ids.InvalidGlobalId:
         raise GatewayError(ErrorCode.BAD_USER_INPUT, "INVALID_ID") from None
+    return await load_node(info, type_name, key)
+
+
+async def load_node(info: Info, type_name: str, key: int) -> tuple[Node | None, int | None]:
+    """``_load`` for a decoded ID (the subscriptions know their type already)."""
+    ctx = info.context
     if type_name == "Installment":
         row = await ctx.loaders.installment.load(key)
         if row is None:

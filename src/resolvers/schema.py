@@ -12,6 +12,7 @@ from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from gateway.domain.cpr import redact
 from gateway.domain.errors import ErrorCode, GatewayError
@@ -74,6 +75,7 @@ from resolvers.plans.mutations import (
 )
 from resolvers.plans.queries import PlanQueries
 from resolvers.plans.types import Installment, InstallmentPlan
+from resolvers.subscriptions import Subscription
 
 log = structlog.get_logger(__name__)
 
@@ -240,6 +242,27 @@ class RequireOperationName(SchemaExtension):
         yield
 
 
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """Subscriptions run over WebSocket only, and only subscriptions do: queries and mutations go over HTTP, where
+    the response cache, media types and HTTP's own limits apply (graphql-transport-ws could carry them too), and
+    a subscription over HTTP would answer its first event only."""
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.graphql_document is not None:
+            try:
+                is_subscription = ctx.operation_type is OperationType.SUBSCRIPTION
+            except RuntimeError:  # no such operation: graphql-core's validation says so
+                is_subscription = None
+            over_websocket = getattr(ctx.context, "transport", "http") == "websocket"
+            if is_subscription is not None and is_subscription != over_websocket:
+                key = "SUBSCRIPTIONS_ONLY" if over_websocket else "SUBSCRIPTIONS_OVER_WEBSOCKET"
+                original = GatewayError(ErrorCode.BAD_USER_INPUT, key)
+                error = GraphQLError(key, original_error=original)
+                ctx.pre_execution_errors = [*(ctx.pre_execution_errors or []), error]
+        yield
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
@@ -258,6 +281,7 @@ def build_schema(settings: Settings | None = None, extensions: Sequence[Any] = (
     schema = Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),
         types=[
             Citizen,
@@ -278,6 +302,7 @@ def build_schema(settings: Settings | None = None, extensions: Sequence[Any] = (
             # alias limiters, which expand every fragment spread again (exponential in nested fragments).
             lambda: QueryLimits(limits),
             RequireOperationName,
+            SubscriptionsOverWebSocket,
             UpstreamErrors,
         ],
     )

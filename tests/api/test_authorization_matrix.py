@@ -16,13 +16,17 @@ like one that does not exist), ``FORBIDDEN`` / ``UNAUTHENTICATED`` (that error a
 for every viewer but the owner and the caseworker, nothing of Anna's (her name, CPR, claim references, account
 name) may be in the answer; and only ``LOGGED`` cells may add caseworkers' rows to her access log.
 
+Subscriptions run over a real WebSocket (graphql-transport-ws, the app served by uvicorn in the test's loop): the
+first event is judged like a query's answer; anonymous and expired tokens are refused at ``connection_init``
+(close 4403), which is their ``UNAUTHENTICATED``.
+
 Adding an operation (``test_the_matrix_covers_the_schema`` fails until it is done):
-- a root query field or a mutation: add a ``Row`` to ``ROWS`` with its document, the root field judged, one
-  outcome per viewer (``expect``: anonymous and expired default to ``UNAUTHENTICATED``; the reader defaults to
-  the caseworker's outcome for a read and ``FORBIDDEN`` for a mutation, and is written out for caseworkers' rows)
-  and its variables (a function of the ``World`` and the viewer, for inputs that mix the viewer's own objects with
-  Anna's; ``prepare`` runs before a write cell). If it needs an object Anna does not have yet, add it in
-  ``build_world``.
+- a root query field, a subscription or a mutation: add a ``Row`` to ``ROWS`` with its document, the root field
+  judged, one outcome per viewer (``expect``: anonymous and expired default to ``UNAUTHENTICATED``; the reader
+  defaults to the caseworker's outcome for a read and ``FORBIDDEN`` for a mutation, and is written out for
+  caseworkers' rows) and its variables (a function of the ``World`` and the viewer, for inputs that mix the
+  viewer's own objects with Anna's; ``prepare`` runs before a write cell). If it needs an object Anna does not have
+  yet, add it in ``build_world``.
 - a new Node type: give Anna one in ``build_world``, put it in ``World.ids``, its revealing fields in
   ``NODE_FIELDS`` and its outcomes in ``NODE_ROWS``; the ``node`` and ``nodes`` rows follow.
 A cell found wrong is written ``bug(EXPECTED, "BUG: …")``: a strict xfail, which fails once the bug is fixed, so
@@ -41,6 +45,7 @@ from typing import Any
 import jwt
 import pytest
 from sqlalchemy import func, insert, select, update
+from websockets.exceptions import ConnectionClosed
 
 from adapters.ledger import models as m
 from adapters.simserver import ThreadedServer
@@ -51,6 +56,7 @@ from resolvers.schema import build_schema
 from tests.api.test_auth import claims_for, sign
 from tests.api.test_overview import codes
 from tests.conftest import ANNA, DAVID, Api, build_api
+from tests.wsclient import served, subscriptions
 
 CASEWORKER = "cw-1001"
 NOBODY = "0101011234"  # a valid CPR that no citizen has
@@ -330,6 +336,10 @@ class Row:
     def writes(self) -> bool:
         return self.document.lstrip().startswith("mutation")
 
+    @property
+    def subscribes(self) -> bool:
+        return self.document.lstrip().startswith("subscription")
+
 
 # What each Node type reveals about its citizen (kept cheap: anonymous requests have a small cost budget, and the
 # cost limit is checked before authentication is).
@@ -544,6 +554,29 @@ ROWS: list[Row] = [
             id_list(name),
         )
         for name, cells in NODE_ROWS.items()
+    ),
+    # --- subscriptions: node's rule, over a WebSocket ---
+    Row(
+        "paymentUpdated",
+        "subscription($id: ID!) { paymentUpdated(id: $id) { id status amount { amountOere } claims { reference } } }",
+        "paymentUpdated",
+        expect(owner=DATA, other=NULL, caseworker=LOGGED),
+        lambda w, v: {"id": w.ids["Payment"]},
+    ),
+    Row(
+        "paymentMethodUpdated",
+        "subscription($id: ID!) { paymentMethodUpdated(id: $id) { id status claims { reference } } }",
+        "paymentMethodUpdated",
+        expect(owner=DATA, other=NULL, caseworker=LOGGED),
+        lambda w, v: {"id": w.ids["PaymentMethod"]},
+    ),
+    Row(
+        "installmentPlanUpdated",
+        "subscription($id: ID!) { installmentPlanUpdated(id: $id) { id status citizen { cpr name } "
+        "claims { reference } } }",
+        "installmentPlanUpdated",
+        expect(owner=DATA, other=NULL, caseworker=LOGGED),
+        lambda w, v: {"id": w.ids["InstallmentPlan"]},
     ),
     # --- mutations ---
     Row(
@@ -820,17 +853,45 @@ def check(expected: Outcome, body: dict[str, Any], field_name: str, variables: d
         assert value["principal"]["amountOere"] == 0, body
 
 
+async def first_event(api: Api, row: Row, token: str | None, variables: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A subscription's first event (as a response body) and everything the server sent, over a WebSocket. A
+    connection refused at connection_init (4403) is the subscription's UNAUTHENTICATED."""
+    async with served(api.app) as url, subscriptions(url) as ws:
+        await ws.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"} if token else {}})
+        try:
+            ack = await ws.next_message()
+        except ConnectionClosed:
+            ack = None
+        if ack is None or ack["type"] != "connection_ack":
+            code, reason = await ws.closed()
+            assert (code, reason) == (4403, "Forbidden"), (ack, code, reason)
+            error = {"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}
+            return {"data": None, "errors": [error]}, reason
+        await ws.subscribe("cell", row.document, variables)
+        message = await ws.next_message()
+        assert message["type"] == "next", message
+        return message["payload"], str(message)
+
+
 async def run_cell(api: Api, world: World, row: Row, viewer: str, expected: Outcome) -> None:
     if row.prepare is not None:
         await row.prepare(api, world)
     logged_before = await caseworker_rows_about_anna(api, world)
     variables = row.variables(world, viewer)
-    response = await api.post(row.document, variables, token=token_of(api, viewer))
-    assert response.status_code in (200, 401), response.text
-    check(expected, response.json(), row.field, variables)
+    if row.subscribes:
+        body, text = await first_event(api, row, token_of(api, viewer), variables)
+    else:
+        response = await api.post(row.document, variables, token=token_of(api, viewer))
+        assert response.status_code in (200, 401), response.text
+        body, text = response.json(), response.text
+    field = row.field
+    if row.subscribes:  # the object watched is judged as node(id:) would be
+        data = body.get("data")
+        body, field = {**body, "data": {"node": data.get(row.field)} if isinstance(data, dict) else None}, "node"
+    check(expected, body, field, variables)
     if viewer not in (OWNER, STAFF, READER):
         for secret in ANNAS_SECRETS:
-            assert secret not in response.text, (secret, response.text)
+            assert secret not in text, (secret, text)
     added = await caseworker_rows_about_anna(api, world) - logged_before
     if isinstance(expected, Data) and expected.logged:
         assert added >= 1, "a caseworker's read of Anna's data must be in her access log"
@@ -856,11 +917,12 @@ async def test_write(api: Api, world: World, row: Row, viewer: str, expected: Ou
 def test_the_matrix_covers_the_schema() -> None:
     """Every root field, every mutation and every Node type has a row: a new operation needs one."""
     schema = build_schema()._schema
-    query_type, mutation_type = schema.query_type, schema.mutation_type
-    assert query_type is not None and mutation_type is not None
+    query_type, mutation_type, subscription_type = schema.query_type, schema.mutation_type, schema.subscription_type
+    assert query_type is not None and mutation_type is not None and subscription_type is not None
     covered = {row.field for row in ROWS}
     assert set(query_type.fields) - covered == set(), "root query fields without a row"
     assert set(mutation_type.fields) - covered == set(), "mutations without a row"
+    assert set(subscription_type.fields) - covered == set(), "subscriptions without a row"
     node_types = {t.name for t in schema.get_possible_types(schema.get_type("Node"))}  # type: ignore[arg-type]
     assert node_types - set(NODE_ROWS) == set(), "Node types without node/nodes rows"
     assert node_types == set(NODE_FIELDS)

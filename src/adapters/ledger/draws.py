@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.ledger import models as m
 from adapters.ledger import queries
 from adapters.ledger.upsert import insert_once
-from adapters.ledger.versions import bump
+from adapters.ledger.versions import StatusChanges, bump
 from gateway.domain.plans import ScheduledInstallment
 
 _claims = m.table(m.Claim)
@@ -34,6 +34,7 @@ _items = m.table(m.CaseworkerItem)
 
 class DrawStatements:
     conn: AsyncConnection
+    changes: StatusChanges
 
     # --- what is due ------------------------------------------------------------------------------------
 
@@ -257,6 +258,7 @@ class DrawStatements:
             update(_plan_claims).where(_plan_claims.c.plan_id == plan_id).values(live_claim_id=None)
         )
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, status)
 
     async def release_claim(self, plan_id: int, claim_id: int, *, reason: str, now: datetime) -> None:
         """The claim leaves the plan (R14: Gældsstyrelsen took it); no further draw is for it."""

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.ledger import models as m
 from adapters.ledger import queries
 from adapters.ledger.upsert import insert_once
-from adapters.ledger.versions import bump
+from adapters.ledger.versions import StatusChanges, bump
 
 _claims = m.table(m.Claim)
 _entries = m.table(m.LedgerEntry)
@@ -33,6 +33,7 @@ class PaymentStatements:
     """Payments' and enrolments' writes and locked reads, on the connection of the caller's transaction."""
 
     conn: AsyncConnection
+    changes: StatusChanges
 
     async def claims_with_outstanding(self, claim_ids: Sequence[int], *, lock: bool = False) -> list[Row[Any]]:
         """The claims with owner, outstanding sum and live plan (if any), for the write paths. ``lock`` takes row
@@ -147,6 +148,8 @@ class PaymentStatements:
     async def update_payment(self, payment_id: int, **values: Any) -> None:
         await self.conn.execute(update(_payments).where(_payments.c.id == payment_id).values(**values))
         await bump(self.conn, payments=[payment_id])
+        if "status" in values:
+            self.changes.record("payment", payment_id, values["status"])
 
     async def post_allocations(
         self,
@@ -308,6 +311,8 @@ class PaymentStatements:
             )
         await self.conn.execute(update(_enrolments).where(_enrolments.c.id == enrolment_id).values(**values))
         await bump(self.conn, enrolments=[enrolment_id])
+        if "status" in values:
+            self.changes.record("enrolment", enrolment_id, values["status"])
 
     async def pending_enrolments(self, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
         """PENDING enrolments, with the MobilePay account's provider reference (for ones never sent to the provider)."""

@@ -10,7 +10,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
-from adapters.ledger.versions import bump
+from adapters.ledger.versions import StatusChanges, bump
 from gateway.domain.plans import ScheduledInstallment
 
 _claims = m.table(m.Claim)
@@ -24,6 +24,7 @@ class PlanStatements:
     """Installment plans' writes and locked reads, on the connection of the caller's transaction."""
 
     conn: AsyncConnection
+    changes: StatusChanges
 
     async def insert_plan(
         self,
@@ -132,6 +133,7 @@ class PlanStatements:
             )
         )
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, "ACTIVE")
 
     async def reject(self, plan_id: int, *, by: str, note: str, message_to_citizen: str, now: datetime) -> None:
         """The assessment said no: the plan ends REJECTED and its claims are free again."""
@@ -151,6 +153,7 @@ class PlanStatements:
         )
         await self._free_claims(plan_id)
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, "REJECTED")
 
     async def counter_offer(
         self,
@@ -179,6 +182,7 @@ class PlanStatements:
             )
         )
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, "COUNTER_OFFERED")
 
     async def accept_counter_offer(
         self,
@@ -206,6 +210,7 @@ class PlanStatements:
             )
         )
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, "ACTIVE")
 
     async def cancel(self, plan_id: int, *, by: str, now: datetime, reason: str | None = None) -> None:
         await self.conn.execute(
@@ -215,6 +220,7 @@ class PlanStatements:
         )
         await self._free_claims(plan_id)
         await bump(self.conn, plans=[plan_id])
+        self.changes.record("plan", plan_id, "CANCELLED")
 
     async def _free_claims(self, plan_id: int) -> None:
         """The plan's claims are free for a new plan again."""

@@ -1,11 +1,17 @@
 """The ledger as the use-cases see it (``gateway.usecases.ports.Ledger``): one object per connection that
-carries every write and locked read, assembled from the statement groups of each concern."""
+carries every write and locked read, assembled from the statement groups of each concern.
+
+A transaction's status changes (payments, enrolments, plans) are published to the subscriptions' event bus once
+it has committed, by the ledger itself rather than by each use-case: every statement that sets such a status
+records it (``versions.StatusChanges``), so no write path can forget, and a rolled-back transaction says
+nothing."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +22,10 @@ from adapters.ledger.draws import DrawStatements
 from adapters.ledger.idempotency import IdempotencyStatements
 from adapters.ledger.payments import PaymentStatements
 from adapters.ledger.plans import PlanStatements
+from adapters.ledger.versions import StatusChanges
+from gateway.usecases.ports import StatusEvents
+
+log = structlog.get_logger(__name__)
 
 
 class LedgerStore(
@@ -30,13 +40,15 @@ class LedgerStore(
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self.changes = StatusChanges()
 
 
 class SqlLedger:
     """``Ledger`` on SQLAlchemy: reads on the autocommit pool, writes in one transaction each."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, events: StatusEvents | None = None) -> None:
         self.db = db
+        self.events = events
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[LedgerStore]:
@@ -46,7 +58,15 @@ class SqlLedger:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[LedgerStore]:
         async with self.db.transaction() as conn:
-            yield LedgerStore(conn)
+            store = LedgerStore(conn)
+            yield store
+        # Committed (an exception skips this). The write stands whether or not the bus takes the news: a
+        # subscriber that misses it sees the status at its next event, or when it subscribes again.
+        if store.changes.items and self.events is not None:
+            try:
+                await self.events.publish(store.changes.items)
+            except Exception as exc:  # noqa: BLE001 - never fail a committed write because of its notification
+                log.warning("events.publish_failed", error=type(exc).__name__, changes=len(store.changes.items))
 
     def is_conflict(self, exc: BaseException) -> bool:
         """Unique violations, and PostgreSQL serialization/deadlock failures, are worth one more evaluation."""

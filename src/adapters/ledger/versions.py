@@ -1,7 +1,11 @@
-"""Raise ``citizens.data_version`` for every citizen whose visible data a write changes.
+"""What a write changed, for those who keep copies: ``bump`` raises ``citizens.data_version`` for every citizen
+whose visible data a write changes (the response cache), and ``StatusChanges`` collects the payments', enrolments'
+and plans' new statuses of a transaction (the subscriptions; ``store.SqlLedger`` publishes them once it has
+committed).
 
-Called inside the writing transaction, by every write function in the ledger adapters. Keyed by whatever the
-write has at hand (citizen, claim, plan, payment or enrolment ids), in one UPDATE.
+``bump`` is called inside the writing transaction, by every write function in the ledger adapters. Keyed by
+whatever the write has at hand (citizen, claim, plan, payment or enrolment ids), in one UPDATE. Every write that
+sets one of those statuses records it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from gateway.usecases.ports import StatusChange, StatusKind
 
 _citizens = m.table(m.Citizen)
 
@@ -44,3 +49,13 @@ async def bump(
 async def bump_all(conn: AsyncConnection) -> None:
     """For changes every citizen can see (a department's name or contact details)."""
     await conn.execute(update(_citizens).values(data_version=_citizens.c.data_version + 1))
+
+
+class StatusChanges:
+    """The status changes of one transaction, in the order written (a read connection records none)."""
+
+    def __init__(self) -> None:
+        self.items: list[StatusChange] = []
+
+    def record(self, kind: StatusKind, key: int, status: str) -> None:
+        self.items.append(StatusChange(kind, key, str(status)))

@@ -52,6 +52,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "'first' must be between 0 and {max}.",
     ),
     "TOO_MANY_IDS": ("Højst {max} ID'er ad gangen.", "At most {max} IDs at a time."),
+    "TOO_MANY_SUBSCRIPTIONS": (
+        "Højst {limit} abonnementer pr. forbindelse.",
+        "At most {limit} subscriptions on one connection.",
+    ),
+    "SUBSCRIPTIONS_ONLY": (
+        "Over WebSocket kan kun abonnementer (subscription) køres; send forespørgsler og ændringer med POST /graphql.",
+        "Only subscriptions run over WebSocket; send queries and mutations with POST /graphql.",
+    ),
+    "SUBSCRIPTIONS_OVER_WEBSOCKET": (
+        "Abonnementer (subscription) køres over WebSocket (graphql-transport-ws) på /graphql.",
+        "Subscriptions run over WebSocket (graphql-transport-ws) on /graphql.",
+    ),
     "INVALID_CPR": ("CPR-nummeret er ugyldigt.", "The CPR number is not valid."),
     "BAD_REQUEST": ("Forespørgslen er ugyldig: {detail}", "The request is not valid: {detail}"),
     "QUERY_TOO_COMPLEX": ("Forespørgslen er for kompleks.", "The query is too complex."),

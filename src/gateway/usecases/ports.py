@@ -379,3 +379,39 @@ class PaymentProvider(Protocol):
     async def get_charge(self, charge_id: str) -> ProviderCharge: ...
     async def list_charges(self, agreement_id: str) -> Sequence[ProviderCharge]: ...
     async def cancel_charge(self, charge_id: str, *, idempotency_key: str) -> ProviderCharge: ...
+
+
+# --- status events (GraphQL subscriptions) -------------------------------------------------------------------
+
+StatusKind = Literal["payment", "enrolment", "plan"]
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A payment's, enrolment's or plan's status was written: its ledger id and the new status, never anything
+    about the citizen (the events cross process boundaries: PostgreSQL NOTIFY, Redis)."""
+
+    kind: StatusKind
+    key: int
+    status: str
+
+
+class ChangeSignal(Protocol):
+    async def wait(self) -> None:
+        """Return once a change of the watched object has arrived since the previous ``wait`` (changes that arrive
+        while the caller is busy are not lost: they make the next ``wait`` return at once, as one)."""
+        ...
+
+
+class StatusEvents(Protocol):
+    """Status changes, from the process that committed them to the subscribers in every gateway process.
+
+    The ledger publishes a transaction's changes once it has committed (``adapters.ledger.store.SqlLedger``);
+    subscriptions watch one object each and read it again when told it changed."""
+
+    async def publish(self, changes: Sequence[StatusChange]) -> None: ...
+    def watch(self, kind: StatusKind, key: int) -> AbstractAsyncContextManager[ChangeSignal]:
+        """Watch one object for as long as the block runs (events from the moment the block is entered)."""
+        ...
+
+    async def aclose(self) -> None: ...
