@@ -172,6 +172,16 @@ class Settings(BaseSettings):
     web_enabled: bool = True
     web_api_url: str | None = None
     web_session_secret: SecretStr | None = None
+    # The web page's OpenID Connect sign-in (production; src/web/oidc.py): authorization code flow with PKCE against
+    # the municipality's identity broker. On when an issuer (or a discovery URL) and a client id are set. The
+    # development sign-in of the demo citizens exists only in development with the local HS256 key, never in
+    # production, whatever these say.
+    web_oidc_issuer: str | None = None  # discovery at <issuer>/.well-known/openid-configuration
+    web_oidc_discovery_url: str | None = None  # the discovery document's URL, if not under the issuer
+    web_oidc_client_id: str | None = None
+    web_oidc_client_secret: SecretStr | None = None
+    web_oidc_redirect_url: str | None = None  # default: <public_url>/log-ind/mitid/callback
+    web_oidc_scopes: str = "openid profile"
 
     # GraphQL subscriptions (docs/subscriptions.md): graphql-transport-ws on /graphql. How status events reach
     # every gateway process: "auto" is PostgreSQL LISTEN/NOTIFY on a PostgreSQL ledger and in-process on SQLite.

@@ -27,7 +27,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.settings import Settings
-from web import i18n, pages, session
+from web import i18n, oidc, pages, session
 from web.api import Api, ApiError, Result, SignedOut, set_client_address
 
 log = structlog.get_logger(__name__)
@@ -90,10 +90,12 @@ def safe_next(value: str | None) -> str:
 class WebApp:
     """The page's routes, with what they share: settings, the API client, templates."""
 
-    def __init__(self, settings: Settings, api: Api, dev_tokens: DevTokens | None) -> None:
+    def __init__(self, settings: Settings, api: Api, dev_tokens: DevTokens | None, secret: str) -> None:
         self.settings = settings
         self.api = api
         self.dev_tokens = dev_tokens
+        config = oidc.OidcConfig.from_settings(settings)
+        self.oidc = oidc.OidcSignIn(config, secret, self.sign_in_failed) if config is not None else None
         env = Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape(), auto_reload=False)
         self.templates = Jinja2Templates(env=env)
 
@@ -122,6 +124,7 @@ class WebApp:
             "key": pages.new_key(),
             "fmt_cpr": i18n.fmt_cpr,
             "dev_signin": self.dev_tokens is not None,
+            "oidc_enabled": self.oidc is not None,
         }
         ctx.update(context or {})
         return self.templates.TemplateResponse(request, template, ctx, status_code=status)
@@ -152,6 +155,10 @@ class WebApp:
             request.query_params.get("besked", "")
         )
         return self.render(request, "sign_in.html", {"demo_citizens": DEMO_CITIZENS, "message": message})
+
+    def sign_in_failed(self, request: Request, message: str, detail: str | None, status: int) -> Response:
+        """The OpenID Connect sign-in went wrong (``web.oidc``): what happened, in words, and a way to try again."""
+        return self.render(request, "sign_in_failed.html", {"message": message, "detail": detail}, status=status)
 
     async def dev_sign_in(self, request: Request) -> Response:
         if self.dev_tokens is None:
@@ -231,7 +238,7 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
     secret = session_secret(settings)
     if secret is None:
         raise RuntimeError("the web page needs GATEWAY_WEB_SESSION_SECRET in production")
-    web = WebApp(settings, api, dev_tokens if settings.is_development else None)
+    web = WebApp(settings, api, dev_tokens if settings.is_development else None, secret)
 
     def page(path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = True) -> Route:
         return Route(path, _guarded(web, handler, signed_in=signed_in), methods=list(methods))
@@ -268,6 +275,9 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
     ]
     if web.dev_tokens is not None:
         routes.append(page("/log-ind/udvikling", web.dev_sign_in, methods=("POST",), signed_in=False))
+    if web.oidc is not None:
+        routes.append(page(oidc.START_PATH, web.oidc.start, signed_in=False))
+        routes.append(page(oidc.CALLBACK_PATH, web.oidc.callback, signed_in=False))
 
     async def not_found(request: Request, _: Exception) -> Response:
         return web.render(request, "not_found.html", status=404)

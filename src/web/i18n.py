@@ -68,6 +68,14 @@ ENGLISH: Final[dict[str, str]] = {
     # sign-in
     "Log ind på Mit betalingsoverblik": "Sign in to My payment overview",
     "Log ind med MitID": "Sign in with MitID",
+    "Login mislykkedes": "Sign-in failed",
+    "Login blev afbrudt hos MitID. Du er ikke logget ind.": "Sign-in was cancelled at MitID. You are not signed in.",
+    "Login kunne ikke gennemføres. Du er ikke logget ind.": "Sign-in could not be completed. You are not signed in.",
+    "Login-tjenesten kan ikke kontaktes lige nu. Prøv igen om lidt.": (
+        "The sign-in service cannot be reached just now. Please try again in a moment."
+    ),
+    "Besked fra MitID:": "Message from MitID:",
+    "Prøv at logge ind igen": "Try to sign in again",
     "Udvikling: log ind som en demoborger": "Development: sign in as a demo citizen",
     "Kun i udviklingsmiljøet. Vælg en af borgerne fra demodata.": (
         "Development environment only. Choose one of the citizens from the demo data."
