@@ -111,7 +111,11 @@ def build_services(
     ``tracer_provider`` (else the settings' one, if tracing is on) gets their SQL and HTTP spans."""
     metrics = metrics if metrics is not None else GatewayMetrics()
     provider = tracer_provider if tracer_provider is not None else provider_from_settings(settings)
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_recycle_seconds=settings.database_pool_recycle_seconds,
+    )
     db.on_statement(count_statement)
     events = build_events(settings)
     ledger = SqlLedger(db, events)

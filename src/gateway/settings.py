@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = DEFAULT_SQLITE_URL
     database_pool_size: int = 10
+    # PostgreSQL connections older than this are replaced at checkout (no ping per checkout: adapters.ledger.db).
+    database_pool_recycle_seconds: int = Field(default=1800, ge=10)
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"

@@ -43,6 +43,7 @@ from resolvers.claims.types import Claim, Department
 from resolvers.common.permissions import CaseworkerCanAct
 from resolvers.common.types import SCALARS
 from resolvers.context import Info
+from resolvers.execution import FastExecutionContext, install_plain_attribute_resolvers
 from resolvers.limits import BoundedParserCache, LimitsConfig, QueryLimits, count_list_objects
 from resolvers.node import MAX_NODES, NodeQueries
 from resolvers.payments.mutations import (
@@ -305,7 +306,9 @@ def build_schema(settings: Settings | None = None, extensions: Sequence[Any] = (
             SubscriptionsOverWebSocket,
             UpstreamErrors,
         ],
+        execution_context_class=FastExecutionContext,
     )
+    install_plain_attribute_resolvers(schema._schema)
     count_list_objects(schema._schema)
     return schema
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -25,7 +26,18 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, autocommit: bool = False) -> AsyncEngine:
+# A connection older than this is replaced at checkout (no round trip): servers, proxies and firewalls drop old ones.
+DEFAULT_POOL_RECYCLE_SECONDS = 1800
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    autocommit: bool = False,
+    pool_recycle_seconds: int = DEFAULT_POOL_RECYCLE_SECONDS,
+) -> AsyncEngine:
     options: dict[str, Any] = {"echo": echo}
     if autocommit:
         # Reads: no BEGIN/ROLLBACK round trips, and nothing to reset when a connection goes back to the pool.
@@ -37,7 +49,31 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, autocommit
         engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=None if path else NullPool, **options)
         _install_sqlite_hooks(engine, reads_only=autocommit)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **options)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=pool_recycle_seconds, **options
+    )
+    _install_pool_health_check(engine)
+    return engine
+
+
+def _install_pool_health_check(engine: AsyncEngine) -> None:
+    """Pool health without a ping per checkout (``pool_pre_ping`` costs a round trip and its CPU on every request's
+    every connection, performance.md). Three things keep dead connections out instead:
+
+    - at checkout, a connection the driver already knows is closed (the server ended it, e.g.
+      ``pg_terminate_backend`` or a restart, and asyncpg saw the socket close) is replaced, at no cost: the pool
+      retries the checkout with a new one (SQLAlchemy's documented ``DisconnectionError`` in a checkout handler);
+    - ``pool_recycle`` replaces connections older than half an hour, before anything in between drops them;
+    - a statement that meets a dead connection anyway fails that one request, and SQLAlchemy then invalidates
+      every connection of the pool made before it (its default on a disconnect), so the next request connects
+      anew (tests/adapters/test_pool_health.py).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _replace_closed(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = record.driver_connection
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the database closed this connection")
 
 
 def _install_sqlite_hooks(engine: AsyncEngine, *, reads_only: bool) -> None:
@@ -63,11 +99,20 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, reads_only: bool) -> None:
 class Database:
     """The ledger's engine plus the two ways to use it: ``read()`` and ``transaction()``."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        pool_recycle_seconds: int = DEFAULT_POOL_RECYCLE_SECONDS,
+    ) -> None:
         self.url = url
         self.pool_size = pool_size
-        self.engine = make_engine(url, pool_size=pool_size, echo=echo)
-        self.read_engine = make_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
+        self.engine = make_engine(url, pool_size=pool_size, echo=echo, pool_recycle_seconds=pool_recycle_seconds)
+        self.read_engine = make_engine(
+            url, pool_size=pool_size, echo=echo, autocommit=True, pool_recycle_seconds=pool_recycle_seconds
+        )
         self.sqlite = is_sqlite(url)
 
     @cached_property

@@ -45,11 +45,16 @@ class StatementLine:
     balance_after_oere: int
 
 
+def running_balances(amounts: Iterable[int]) -> list[int]:
+    """The balance after each posting, in posting order (R2): charges, interest and fees add, payments subtract."""
+    return list(accumulate(amounts))
+
+
 def statement_lines(entries: Iterable[tuple[int, date, str, str, int]]) -> list[StatementLine]:
     """Entries (id, posted_on, kind, text, amount) in posting order -> lines with a running balance."""
-    balance = 0
-    lines = []
-    for entry_id, posted_on, kind, text, amount in entries:
-        balance += amount
-        lines.append(StatementLine(entry_id, posted_on, kind, text, amount, balance))
-    return lines
+    entries = list(entries)
+    balances = running_balances(amount for *_, amount in entries)
+    return [
+        StatementLine(entry_id, posted_on, kind, text, amount, balance)
+        for (entry_id, posted_on, kind, text, amount), balance in zip(entries, balances, strict=True)
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, NewType, TypeVar
+from typing import Any, Generic, NewType, TypeVar, cast
 
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
@@ -24,15 +24,36 @@ class Node:
 
 @strawberry.type(description="An amount of money. Never a float: `amountOere` is integer øre.")
 class Money:
-    # Plain attributes, filled in once: a resolver per field would cost more than formatting the strings.
+    # The schema's type. At run time a Money is a ``_LazyMoney`` (``money()``), whose strings are made only when
+    # a query selects them.
     amount_oere: int = strawberry.field(description="The amount in øre (1 krone = 100 øre).")
     amount: str = strawberry.field(description='Decimal string in kroner, e.g. "350.00".')
     currency: str = strawberry.field(description="ISO 4217 currency code (always DKK).")
     formatted: str = strawberry.field(description='Danish display form, e.g. "1.234,50 kr.".')
 
 
+class _LazyMoney:
+    """Money's fields, the strings as properties: the overview has ~400 amounts and selects one string of each
+    (performance.md measured the eager ones at ~1.6 ms a request). Money has no interface, so GraphQL takes any
+    object with its attributes; plain-attribute fields read properties as they read attributes."""
+
+    __slots__ = ("amount_oere",)
+    currency = CURRENCY
+
+    def __init__(self, oere: int) -> None:
+        self.amount_oere = oere
+
+    @property
+    def amount(self) -> str:
+        return to_decimal_string(self.amount_oere)
+
+    @property
+    def formatted(self) -> str:
+        return format_dkk(self.amount_oere)
+
+
 def money(oere: int) -> Money:
-    return Money(amount_oere=oere, amount=to_decimal_string(oere), currency=CURRENCY, formatted=format_dkk(oere))
+    return cast(Money, _LazyMoney(oere))
 
 
 # The compiled read path holds an amount as its øre and formats only the fields asked for (resolvers/common/mapping.py).
