@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,7 +32,7 @@ from typing import Any, Final
 import httpx
 import jwt
 import structlog
-from authlib.integrations.starlette_client import OAuth, OAuthError
+from authlib.deprecate import AuthlibDeprecationWarning
 from cryptography.fernet import InvalidToken
 from joserfc.errors import JoseError
 from starlette.requests import Request
@@ -39,6 +40,12 @@ from starlette.responses import RedirectResponse, Response
 
 from gateway.settings import Settings
 from web import session
+
+with warnings.catch_warnings():
+    # Authlib asks for the httpx2 fork and warns at import when it finds httpx instead, which the whole gateway
+    # uses and Authlib still supports (its own fallback): one HTTP client library, and no warning at every start.
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 log = structlog.get_logger(__name__)
 
