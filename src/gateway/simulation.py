@@ -31,7 +31,7 @@ from gateway.domain.plans import MIN_MONTHLY_OERE
 from gateway.services import Services, build_services
 from gateway.settings import Settings
 from gateway.usecases.draws import SweepReport, unpaid_oere
-from gateway.usecases.plans import PlanTerms
+from gateway.usecases.plans import AssessmentRequest, PlanTerms
 
 ANNA, DAVID = "1507804321", "1010005678"
 DEMO_CASEWORKER = "cw-1001"
@@ -220,13 +220,16 @@ async def create_demo_plans(services: Services, payments_admin: httpx.AsyncClien
         plan_id = int(outcome.result["plan"])
         if assessment:
             await services.plans.approve(
-                caseworker_id=DEMO_CASEWORKER,
-                actor=f"caseworker:{DEMO_CASEWORKER}",
-                plan_id=plan_id,
-                note="Individuel vurdering: afdrag på 350 kr. om måneden godkendt (simulering).",
-                idempotency_key=f"simulate-approve-{plan_id}",
-                payload={},
-                request_id="simulate",
+                AssessmentRequest(
+                    caseworker_id=DEMO_CASEWORKER,
+                    actor=f"caseworker:{DEMO_CASEWORKER}",
+                    plan_id=plan_id,
+                    note="Individuel vurdering: afdrag på 350 kr. om måneden godkendt (simulering).",
+                    message_to_citizen=None,
+                    idempotency_key=f"simulate-approve-{plan_id}",
+                    payload={},
+                    request_id="simulate",
+                )
             )
         kind = "BETALINGSSERVICE" if assessment else "MOBILEPAY_SUBSCRIPTION"
         enrolled = await services.enrolments.enrol(

@@ -56,6 +56,31 @@ class PlanTerms:
 
 
 @dataclass(frozen=True)
+class AssessmentRequest:
+    """What a caseworker's decision on a plan waiting for its individual assessment (R11) says, whichever it is
+    (approve, reject, counter-offer): the caseworker (``caseworker_id`` for the plan and the access log, ``actor``
+    for the idempotency key, ``who`` as the citizen's access log names them), the plan (None: not a plan's ID), the
+    internal note, the message to the citizen as typed (required by rejecting and counter-offering), and the
+    idempotency key with the input's fingerprint (``payload``)."""
+
+    caseworker_id: str
+    actor: str
+    plan_id: int | None
+    note: str
+    message_to_citizen: str | None
+    idempotency_key: str
+    payload: dict[str, Any]
+    request_id: str | None
+    who: Actor | None = None
+
+    @property
+    def message(self) -> str | None:
+        """The message to the citizen as stored: trimmed; None when there is none."""
+        text = self.message_to_citizen.strip() if self.message_to_citizen else ""
+        return text or None
+
+
+@dataclass(frozen=True)
 class Preview:
     evaluation: PlanEvaluation
     monthly_oere: int | None  # None when the amount could not be read
@@ -279,19 +304,11 @@ class InstallmentPlans:
 
     async def _assess(
         self,
+        request: AssessmentRequest,
         *,
         operation: str,
-        caseworker_id: str,
-        actor: str,
-        plan_id: int | None,
-        note: str,
-        message_to_citizen: str | None,
         message_required: bool,
-        idempotency_key: str,
-        payload: dict[str, Any],
-        request_id: str | None,
         decide: Callable[[LedgerTx, Row, datetime], Awaitable[Outcome | None]],
-        who: Actor | None = None,
         notice: str,
     ) -> Outcome:
         """What approving, rejecting and counter-offering share: the plan must wait for its assessment, the internal
@@ -300,14 +317,14 @@ class InstallmentPlans:
         and the citizen gets a notice, all in one transaction."""
 
         async def work(tx: LedgerTx) -> Outcome:
-            if plan_id is None:
+            if request.plan_id is None:
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            problems = _text_problem(note, "note", required=True) + _text_problem(
-                message_to_citizen, "messageToCitizen", required=message_required
+            problems = _text_problem(request.note, "note", required=True) + _text_problem(
+                request.message_to_citizen, "messageToCitizen", required=message_required
             )
             if problems:
                 return Outcome(errors=problems)
-            plan = await tx.plan_for_update(plan_id)
+            plan = await tx.plan_for_update(request.plan_id)
             if plan is None:
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
             if not can_decide(plan.status):
@@ -320,36 +337,25 @@ class InstallmentPlans:
                 citizen_id=plan.citizen_id, code=notice, dedupe_key=f"plan-assessed:{plan.id}", now=now, plan_id=plan.id
             )
             await tx.log_access(
-                caseworker_id=caseworker_id,
+                caseworker_id=request.caseworker_id,
                 citizen_ids=[plan.citizen_id],
                 operation=operation,
-                request_id=request_id,
+                request_id=request.request_id,
                 now=now,
-                actor_name=who.name if who is not None else None,
-                actor_unit=who.unit if who is not None else None,
+                actor_name=request.who.name if request.who is not None else None,
+                actor_unit=request.who.unit if request.who is not None else None,
             )
             return Outcome(result={"plan": plan.id})
 
-        return await run_idempotent(self.ledger, actor, operation, idempotency_key, payload, work)
+        return await run_idempotent(
+            self.ledger, request.actor, operation, request.idempotency_key, request.payload, work
+        )
 
-    async def approve(
-        self,
-        *,
-        caseworker_id: str,
-        actor: str,
-        plan_id: int | None,
-        note: str,
-        idempotency_key: str,
-        payload: dict[str, Any],
-        request_id: str | None,
-        message_to_citizen: str | None = None,
-        who: Actor | None = None,
-    ) -> Outcome:
+    async def approve(self, request: AssessmentRequest) -> Outcome:
         """A caseworker's approval after an individual assessment (R11); re-checks collection (R14) and
-        reschedules what is owed at approval, starting from today. ``note`` is for colleagues only;
-        ``message_to_citizen`` (optional) is what the citizen reads."""
-        collection = await self._collection_of_plan(plan_id)
-        message = message_to_citizen.strip() if message_to_citizen and message_to_citizen.strip() else None
+        reschedules what is owed at approval, starting from today. The note is for colleagues only; the message to
+        the citizen (optional) is what the citizen reads."""
+        collection = await self._collection_of_plan(request.plan_id)
 
         async def decide(tx: LedgerTx, plan: Row, now: datetime) -> Outcome | None:
             owed = await self._owed_now(tx, plan.id, collection)
@@ -361,90 +367,42 @@ class InstallmentPlans:
             await tx.replace_schedule(plan.id, schedule)
             await tx.approve(
                 plan.id,
-                by=caseworker_id,
-                note=note,
+                by=request.caseworker_id,
+                note=request.note,
                 now=now,
                 principal_oere=principal,
                 months=len(schedule),
-                message_to_citizen=message,
+                message_to_citizen=request.message,
             )
             return None
 
         return await self._assess(
-            operation="approveInstallmentPlan",
-            caseworker_id=caseworker_id,
-            actor=actor,
-            plan_id=plan_id,
-            note=note,
-            message_to_citizen=message_to_citizen,
-            message_required=False,
-            idempotency_key=idempotency_key,
-            payload=payload,
-            request_id=request_id,
-            decide=decide,
-            who=who,
-            notice="PLAN_APPROVED",
+            request, operation="approveInstallmentPlan", message_required=False, decide=decide, notice="PLAN_APPROVED"
         )
 
-    async def reject(
-        self,
-        *,
-        caseworker_id: str,
-        actor: str,
-        plan_id: int | None,
-        note: str,
-        message_to_citizen: str,
-        idempotency_key: str,
-        payload: dict[str, Any],
-        request_id: str | None,
-        who: Actor | None = None,
-    ) -> Outcome:
+    async def reject(self, request: AssessmentRequest) -> Outcome:
         """The assessment says no: REJECTED, the claims are free again (for a plan within the rules, or a payment),
         and the citizen is told why. A live automatic payment of the plan is stopped, as for a cancelled plan."""
 
         async def decide(tx: LedgerTx, plan: Row, now: datetime) -> Outcome | None:
-            await tx.reject(
-                plan.id, by=caseworker_id, note=note, message_to_citizen=message_to_citizen.strip(), now=now
-            )
+            message = request.message
+            assert message is not None  # _assess refused a decision without one
+            await tx.reject(plan.id, by=request.caseworker_id, note=request.note, message_to_citizen=message, now=now)
             return None
 
         outcome = await self._assess(
-            operation="rejectInstallmentPlan",
-            caseworker_id=caseworker_id,
-            actor=actor,
-            plan_id=plan_id,
-            note=note,
-            message_to_citizen=message_to_citizen,
-            message_required=True,
-            idempotency_key=idempotency_key,
-            payload=payload,
-            request_id=request_id,
-            decide=decide,
-            who=who,
-            notice="PLAN_REJECTED",
+            request, operation="rejectInstallmentPlan", message_required=True, decide=decide, notice="PLAN_REJECTED"
         )
         if outcome.ok:
             await self.enrolments.stop_for_plan(int(outcome.result["plan"]))
         return outcome
 
     async def counter_offer(
-        self,
-        *,
-        caseworker_id: str,
-        actor: str,
-        plan_id: int | None,
-        monthly_amount: str | None,
-        months: int | None,
-        note: str,
-        message_to_citizen: str,
-        idempotency_key: str,
-        payload: dict[str, Any],
-        request_id: str | None,
-        who: Actor | None = None,
+        self, request: AssessmentRequest, *, monthly_amount: str | None, months: int | None
     ) -> Outcome:
         """The assessment offers other terms: a monthly amount (at least 350.00 DKK, R11) or a number of months, on
         what the claims owe now. The plan waits for the citizen (COUNTER_OFFERED) and keeps its claims."""
-        collection = await self._collection_of_plan(plan_id)
+        collection = await self._collection_of_plan(request.plan_id)
         monthly: int | None = None
         if monthly_amount is not None:
             monthly = _parse_amount(monthly_amount)
@@ -460,11 +418,13 @@ class InstallmentPlans:
             if violation is not None or offer is None:
                 assert violation is not None
                 return refused(violation.code, *violation.field)
+            message = request.message
+            assert message is not None  # _assess refused a decision without one
             await tx.counter_offer(
                 plan.id,
-                by=caseworker_id,
-                note=note,
-                message_to_citizen=message_to_citizen.strip(),
+                by=request.caseworker_id,
+                note=request.note,
+                message_to_citizen=message,
                 monthly_oere=offer.monthly_oere,
                 months=offer.months,
                 now=now,
@@ -472,18 +432,10 @@ class InstallmentPlans:
             return None
 
         return await self._assess(
+            request,
             operation="counterOfferInstallmentPlan",
-            caseworker_id=caseworker_id,
-            actor=actor,
-            plan_id=plan_id,
-            note=note,
-            message_to_citizen=message_to_citizen,
             message_required=True,
-            idempotency_key=idempotency_key,
-            payload=payload,
-            request_id=request_id,
             decide=decide,
-            who=who,
             notice="PLAN_COUNTER_OFFERED",
         )
 

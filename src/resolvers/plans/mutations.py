@@ -15,7 +15,7 @@ import strawberry
 from gateway.domain.errors import ErrorCode, GatewayError
 from gateway.domain.plans import MAX_MONTHS, MIN_MONTHLY_OERE, PlanEvaluation
 from gateway.usecases.idempotency import Outcome, Problems
-from gateway.usecases.plans import PlanTerms
+from gateway.usecases.plans import AssessmentRequest, PlanTerms
 from resolvers.common import ids
 from resolvers.common.acting import actor_of
 from resolvers.common.errors import UserError, user_errors
@@ -253,53 +253,19 @@ async def create_installment_plan(info: Info, input: CreateInstallmentPlanInput)
     return await plan_payload(ctx, outcome)
 
 
-async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
-    """A caseworker's approval after an individual assessment (R11)."""
-    ctx = info.context
+def _assessment_of(
+    ctx: Context,
+    input: ApproveInstallmentPlanInput | RejectInstallmentPlanInput | CounterOfferInstallmentPlanInput,
+    fingerprint: dict[str, Any] | None = None,
+) -> AssessmentRequest:
+    """A caseworker's decision as the use-case takes it: the caseworker, the plan, the note (trimmed) and the message
+    to the citizen; ``fingerprint`` adds the decision's own fields to the idempotency key's fingerprint."""
     caseworker = ctx.caseworker()
     note = input.note.strip()
-    outcome = await ctx.services.plans.approve(
+    return AssessmentRequest(
         caseworker_id=caseworker.caseworker_id,
         actor=caseworker.actor_key,
         plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
-        note=note,
-        message_to_citizen=input.message_to_citizen,
-        idempotency_key=input.idempotency_key,
-        payload={"planId": input.plan_id, "note": note, "messageToCitizen": input.message_to_citizen},
-        request_id=ctx.request_id,
-        who=actor_of(caseworker),
-    )
-    return await plan_payload(ctx, outcome)
-
-
-async def reject_installment_plan(info: Info, input: RejectInstallmentPlanInput) -> InstallmentPlanPayload:
-    ctx = info.context
-    caseworker = ctx.caseworker()
-    note = input.note.strip()
-    outcome = await ctx.services.plans.reject(
-        caseworker_id=caseworker.caseworker_id,
-        actor=caseworker.actor_key,
-        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
-        note=note,
-        message_to_citizen=input.message_to_citizen,
-        idempotency_key=input.idempotency_key,
-        payload={"planId": input.plan_id, "note": note, "messageToCitizen": input.message_to_citizen},
-        request_id=ctx.request_id,
-        who=actor_of(caseworker),
-    )
-    return await plan_payload(ctx, outcome)
-
-
-async def counter_offer_installment_plan(info: Info, input: CounterOfferInstallmentPlanInput) -> InstallmentPlanPayload:
-    ctx = info.context
-    caseworker = ctx.caseworker()
-    note = input.note.strip()
-    outcome = await ctx.services.plans.counter_offer(
-        caseworker_id=caseworker.caseworker_id,
-        actor=caseworker.actor_key,
-        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
-        monthly_amount=input.monthly_amount,
-        months=input.months,
         note=note,
         message_to_citizen=input.message_to_citizen,
         idempotency_key=input.idempotency_key,
@@ -307,11 +273,32 @@ async def counter_offer_installment_plan(info: Info, input: CounterOfferInstallm
             "planId": input.plan_id,
             "note": note,
             "messageToCitizen": input.message_to_citizen,
-            "monthlyAmount": input.monthly_amount,
-            "months": input.months,
+            **(fingerprint or {}),
         },
         request_id=ctx.request_id,
         who=actor_of(caseworker),
+    )
+
+
+async def approve_installment_plan(info: Info, input: ApproveInstallmentPlanInput) -> InstallmentPlanPayload:
+    """A caseworker's approval after an individual assessment (R11)."""
+    ctx = info.context
+    outcome = await ctx.services.plans.approve(_assessment_of(ctx, input))
+    return await plan_payload(ctx, outcome)
+
+
+async def reject_installment_plan(info: Info, input: RejectInstallmentPlanInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    outcome = await ctx.services.plans.reject(_assessment_of(ctx, input))
+    return await plan_payload(ctx, outcome)
+
+
+async def counter_offer_installment_plan(info: Info, input: CounterOfferInstallmentPlanInput) -> InstallmentPlanPayload:
+    ctx = info.context
+    outcome = await ctx.services.plans.counter_offer(
+        _assessment_of(ctx, input, {"monthlyAmount": input.monthly_amount, "months": input.months}),
+        monthly_amount=input.monthly_amount,
+        months=input.months,
     )
     return await plan_payload(ctx, outcome)
 
