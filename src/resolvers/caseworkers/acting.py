@@ -11,13 +11,14 @@ The named citizen must own what the input names: a plan, claim, enrolment or Mob
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict
 
 import strawberry
 
 from gateway.domain.acting import FIELD_PURPOSE, Acting, clean_purpose, purpose_problem
 from gateway.domain.errors import UserErrorCode
-from gateway.domain.viewers import CaseworkerViewer
 from gateway.usecases.idempotency import Outcome, Problems
 from resolvers.citizens.notices import PaymentRequest, payment_request
 from resolvers.common import ids
@@ -106,26 +107,82 @@ class SendPaymentLinkPayload:
     user_errors: list[UserError]
 
 
-async def _acting(
-    ctx: Context, citizen_gid: str, purpose: str
-) -> tuple[CaseworkerViewer, int | None, Acting, Problems]:
-    """The caseworker, the named citizen's id (None: no such citizen), the action to log, and what is wrong with
-    the citizen or the purpose."""
-    caseworker = ctx.caseworker()
-    problems: Problems = []
-    citizen_pk = ids.decode_or_none(citizen_gid, "Citizen")
-    row = await ctx.loaders.citizen.load(citizen_pk) if citizen_pk else None
-    if row is None:
-        problems.append((UserErrorCode.CITIZEN_NOT_FOUND, ["input", "citizenId"]))
-    if (code := purpose_problem(purpose)) is not None:
-        problems.append((code, list(FIELD_PURPOSE)))
-    acting = Acting(actor=actor_of(caseworker), purpose=clean_purpose(purpose), request_id=ctx.request_id)
-    return caseworker, row.id if row is not None else None, acting, problems
+class _OnBehalfInput(Protocol):
+    """What every input of an action on a citizen's behalf carries."""
+
+    @property
+    def citizen_id(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
 
 
-def _key(payload: dict[str, Any], citizen_gid: str, acting: Acting) -> dict[str, Any]:
-    """The idempotency fingerprint of an action on a citizen's behalf: the citizen and the purpose are part of it."""
-    return {**payload, "citizenId": citizen_gid, "purpose": acting.purpose}
+class UseCaseArguments(TypedDict):
+    """The arguments every use-case takes for an action on a citizen's behalf."""
+
+    actor: str
+    citizen_id: int | None
+    idempotency_key: str
+    payload: dict[str, Any]
+    acting: Acting
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """A caseworker acting for the citizen an input names: the caseworker's idempotency actor, the citizen's global
+    ID and id (None: no such citizen), the action as the access log records it, and what is wrong with the citizen or
+    the purpose (``problems``: then nothing is done and nothing of the citizen's is shown)."""
+
+    actor: str
+    citizen_gid: str
+    citizen_pk: int | None
+    acting: Acting
+    problems: Problems
+
+    @classmethod
+    async def of(cls, ctx: Context, input: _OnBehalfInput) -> OnBehalf:
+        caseworker = ctx.caseworker()
+        problems: Problems = []
+        citizen_pk = ids.decode_or_none(input.citizen_id, "Citizen")
+        row = await ctx.loaders.citizen.load(citizen_pk) if citizen_pk else None
+        if row is None:
+            problems.append((UserErrorCode.CITIZEN_NOT_FOUND, ["input", "citizenId"]))
+        if (code := purpose_problem(input.purpose)) is not None:
+            problems.append((code, list(FIELD_PURPOSE)))
+        acting = Acting(actor=actor_of(caseworker), purpose=clean_purpose(input.purpose), request_id=ctx.request_id)
+        return cls(
+            actor=caseworker.actor_key,
+            citizen_gid=input.citizen_id,
+            citizen_pk=row.id if row is not None else None,
+            acting=acting,
+            problems=problems,
+        )
+
+    def arguments(self, idempotency_key: str, payload: dict[str, Any]) -> UseCaseArguments:
+        """The caseworker as the actor, the named citizen, the action to log, and the idempotency key with the input's
+        fingerprint, of which the citizen and the purpose are part."""
+        return UseCaseArguments(
+            actor=self.actor,
+            citizen_id=self.citizen_pk,
+            idempotency_key=idempotency_key,
+            payload={**payload, "citizenId": self.citizen_gid, "purpose": self.acting.purpose},
+            acting=self.acting,
+        )
+
+
+async def _on_behalf(
+    ctx: Context,
+    input: _OnBehalfInput,
+    action: Callable[[OnBehalf], Awaitable[Outcome]],
+    problems: Problems | None = None,
+) -> Outcome:
+    """An action on the citizen's behalf: refused with the citizen's and the purpose's problems (then the action's
+    own ``problems``) before anything is asked, else the use-case that ``action`` calls with ``OnBehalf.arguments``
+    (which writes the citizen's access log in its own transaction)."""
+    on = await OnBehalf.of(ctx, input)
+    refusal = [*on.problems, *(problems or [])]
+    if refusal:
+        return Outcome(errors=refusal)
+    return await action(on)
 
 
 async def preview_installment_plan_on_behalf(
@@ -133,20 +190,20 @@ async def preview_installment_plan_on_behalf(
 ) -> InstallmentPlanPreview:
     """Caseworkers: the preview the citizen would get, for the citizen on the phone; logged with its purpose."""
     ctx = info.context
-    _, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
-    if problems:
+    on = await OnBehalf.of(ctx, input)
+    if on.problems:
         # Nothing of anyone is shown: the preview runs for nobody, so every claim is "not found".
-        return _plan_fields(await preview_for(ctx, None, input.plan, problems))
-    assert citizen_pk is not None
+        return _plan_fields(await preview_for(ctx, None, input.plan, on.problems))
+    assert on.citizen_pk is not None
     await ctx.services.access_log.record(
-        caseworker_id=acting.actor.caseworker_id,
-        citizen_ids=[citizen_pk],
+        caseworker_id=on.acting.actor.caseworker_id,
+        citizen_ids=[on.citizen_pk],
         operation="previewInstallmentPlanOnBehalf",
         request_id=ctx.request_id,
-        actor=acting.actor,
-        purpose=acting.purpose,
+        actor=on.acting.actor,
+        purpose=on.acting.purpose,
     )
-    return _plan_fields(await preview_for(ctx, citizen_pk, input.plan))
+    return _plan_fields(await preview_for(ctx, on.citizen_pk, input.plan))
 
 
 def _plan_fields(preview: InstallmentPlanPreview) -> InstallmentPlanPreview:
@@ -161,100 +218,84 @@ async def create_installment_plan_on_behalf(
     info: Info, input: CreateInstallmentPlanOnBehalfInput
 ) -> InstallmentPlanPayload:
     ctx = info.context
-    caseworker, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
+    problems: Problems = []
     if input.plan.terms_version is None:
         # On the phone the caseworker reads a version of the terms out: which one is always recorded.
         problems.append((UserErrorCode.INVALID_INPUT, ["input", "plan", "termsVersion"]))
-    if problems:
-        return InstallmentPlanPayload(plan=None, user_errors=user_errors(problems, ctx.language))
-    outcome = await ctx.services.plans.create(
-        actor=caseworker.actor_key,
-        citizen_id=citizen_pk,
-        terms=plan_terms_of(input.plan),
-        idempotency_key=input.plan.idempotency_key,
-        payload=_key(create_payload_of(input.plan), input.citizen_id, acting),
-        acting=acting,
-    )
-    return await plan_payload(ctx, _under(outcome, "plan"))
+
+    async def create(on: OnBehalf) -> Outcome:
+        outcome = await ctx.services.plans.create(
+            terms=plan_terms_of(input.plan),
+            **on.arguments(input.plan.idempotency_key, create_payload_of(input.plan)),
+        )
+        return _under(outcome, "plan")
+
+    return await plan_payload(ctx, await _on_behalf(ctx, input, create, problems))
 
 
 async def cancel_installment_plan_on_behalf(
     info: Info, input: CancelInstallmentPlanOnBehalfInput
 ) -> InstallmentPlanPayload:
     ctx = info.context
-    caseworker, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
-    if problems:
-        return InstallmentPlanPayload(plan=None, user_errors=user_errors(problems, ctx.language))
-    outcome = await ctx.services.plans.cancel(
-        actor=caseworker.actor_key,
-        citizen_id=citizen_pk,
-        plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
-        idempotency_key=input.idempotency_key,
-        payload=_key({"planId": input.plan_id}, input.citizen_id, acting),
-        acting=acting,
-    )
-    return await plan_payload(ctx, outcome)
+
+    async def cancel(on: OnBehalf) -> Outcome:
+        return await ctx.services.plans.cancel(
+            plan_id=ids.decode_or_none(input.plan_id, "InstallmentPlan"),
+            **on.arguments(input.idempotency_key, {"planId": input.plan_id}),
+        )
+
+    return await plan_payload(ctx, await _on_behalf(ctx, input, cancel))
 
 
 async def enrol_automatic_payment_on_behalf(
     info: Info, input: EnrolAutomaticPaymentOnBehalfInput
 ) -> PaymentMethodPayload:
     ctx = info.context
-    caseworker, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
-    if problems:
-        return PaymentMethodPayload(payment_method=None, user_errors=user_errors(problems, ctx.language))
-    request = enrolment_request(ctx, input.enrolment)
-    outcome = await ctx.services.enrolments.enrol(
-        actor=caseworker.actor_key,
-        citizen_id=citizen_pk,
-        kind=request.kind,
-        claim_ids=request.claim_pks,
-        plan_id=request.plan_pk,
-        account_id=request.account_pk,
-        return_url=request.return_url,
-        problems=_under(Outcome(errors=request.problems), "enrolment").errors,
-        idempotency_key=input.enrolment.idempotency_key,
-        payload=_key(request.payload, input.citizen_id, acting),
-        acting=acting,
-    )
-    return await method_payload(ctx, _under(outcome, "enrolment"))
+
+    async def enrol(on: OnBehalf) -> Outcome:
+        request = enrolment_request(ctx, input.enrolment)
+        outcome = await ctx.services.enrolments.enrol(
+            kind=request.kind,
+            claim_ids=request.claim_pks,
+            plan_id=request.plan_pk,
+            account_id=request.account_pk,
+            return_url=request.return_url,
+            problems=_under(Outcome(errors=request.problems), "enrolment").errors,
+            **on.arguments(input.enrolment.idempotency_key, request.payload),
+        )
+        return _under(outcome, "enrolment")
+
+    return await method_payload(ctx, await _on_behalf(ctx, input, enrol))
 
 
 async def stop_automatic_payment_on_behalf(
     info: Info, input: StopAutomaticPaymentOnBehalfInput
 ) -> PaymentMethodPayload:
     ctx = info.context
-    caseworker, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
-    if problems:
-        return PaymentMethodPayload(payment_method=None, user_errors=user_errors(problems, ctx.language))
-    outcome = await ctx.services.enrolments.stop(
-        actor=caseworker.actor_key,
-        citizen_id=citizen_pk,
-        enrolment_id=ids.decode_or_none(input.payment_method_id, "PaymentMethod"),
-        idempotency_key=input.idempotency_key,
-        payload=_key({"paymentMethodId": input.payment_method_id}, input.citizen_id, acting),
-        acting=acting,
-    )
-    return await method_payload(ctx, outcome)
+
+    async def stop(on: OnBehalf) -> Outcome:
+        return await ctx.services.enrolments.stop(
+            enrolment_id=ids.decode_or_none(input.payment_method_id, "PaymentMethod"),
+            **on.arguments(input.idempotency_key, {"paymentMethodId": input.payment_method_id}),
+        )
+
+    return await method_payload(ctx, await _on_behalf(ctx, input, stop))
 
 
 async def send_payment_link(info: Info, input: SendPaymentLinkInput) -> SendPaymentLinkPayload:
     ctx = info.context
-    caseworker, citizen_pk, acting, problems = await _acting(ctx, input.citizen_id, input.purpose)
     claim_pks, claim_problems = payment_claim_pks(input.claim_ids, "claimIds")
     if not input.claim_ids:
         claim_problems.append((UserErrorCode.NO_CLAIMS_SELECTED, ["input", "claimIds"]))
-    if problems:
-        return SendPaymentLinkPayload(payment_request=None, user_errors=user_errors(problems, ctx.language))
-    outcome = await ctx.services.payments.request_payment(
-        actor=caseworker.actor_key,
-        citizen_id=citizen_pk,
-        claim_ids=claim_pks,
-        problems=claim_problems,
-        acting=acting,
-        idempotency_key=input.idempotency_key,
-        payload=_key({"claimIds": list(input.claim_ids)}, input.citizen_id, acting),
-    )
+
+    async def send(on: OnBehalf) -> Outcome:
+        return await ctx.services.payments.request_payment(
+            claim_ids=claim_pks,
+            problems=claim_problems,
+            **on.arguments(input.idempotency_key, {"claimIds": list(input.claim_ids)}),
+        )
+
+    outcome = await _on_behalf(ctx, input, send)
     request = await payment_request(ctx, int(outcome.result["paymentRequest"])) if outcome.ok else None
     return SendPaymentLinkPayload(payment_request=request, user_errors=user_errors(outcome.errors, ctx.language))
 
