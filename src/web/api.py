@@ -13,12 +13,14 @@ Every operation is one of the page's named documents (``web.documents``); nothin
 from __future__ import annotations
 
 import contextvars
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from web import live
 from web.documents import Documents
 
 # The browser's address for the request being served (the in-process transport passes it on).
@@ -77,18 +79,21 @@ class SignedOut(ApiError):
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, documents: Documents) -> None:
+    def __init__(self, client: httpx.AsyncClient, documents: Documents, websockets: live.Connector) -> None:
         self.client = client
         self.documents = documents
+        self.websockets = websockets
 
     @classmethod
     def in_process(cls, app: ASGIApp, documents: Documents) -> Api:
         transport = httpx.ASGITransport(app=_WithClientAddress(app))
-        return cls(httpx.AsyncClient(transport=transport, base_url="http://gateway.internal", timeout=30.0), documents)
+        client = httpx.AsyncClient(transport=transport, base_url="http://gateway.internal", timeout=30.0)
+        return cls(client, documents, live.in_process(app, _client_address.get))
 
     @classmethod
     def remote(cls, base_url: str, documents: Documents) -> Api:
-        return cls(httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=30.0), documents)
+        client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=30.0)
+        return cls(client, documents, live.over_network(base_url))
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -120,6 +125,25 @@ class Api:
                 codes[0] if codes else f"HTTP {response.status_code}", errors[0]["message"] if errors else ""
             )
         return Result(data, errors)
+
+    async def subscribe(
+        self, operation: str, variables: dict[str, Any], *, token: str, language: str
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Each event's data of one of the page's subscription documents, over WebSocket (``web.live``), until the
+        API completes it. A refused or expired token raises :class:`SignedOut`; anything else that ends it early
+        raises :class:`ApiError`."""
+        body = self.documents.request_body(operation, variables)
+        try:
+            async for data in live.subscribe(self.websockets, body, token=token, language=language):
+                yield data
+        except live.Closed as exc:
+            if exc.code == live.FORBIDDEN:
+                raise SignedOut("UNAUTHENTICATED") from exc
+            raise ApiError("UNAVAILABLE", f"WebSocket closed {exc.code}") from exc
+        except live.SubscriptionError as exc:
+            raise ApiError(exc.code) from exc
+        except (TimeoutError, ValueError, KeyError) as exc:  # no acknowledgement, or not the protocol
+            raise ApiError("UNAVAILABLE", type(exc).__name__) from exc
 
 
 def user_errors(payload: dict[str, Any]) -> list[UserError]:

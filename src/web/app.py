@@ -104,6 +104,13 @@ class WebApp:
     def render(
         self, request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
     ) -> Response:
+        return self.templates.TemplateResponse(request, template, self.context(request, context), status_code=status)
+
+    def render_fragment(self, request: Request, template: str, context: dict[str, Any]) -> str:
+        """A part of a page (e.g. the payment's status notice), rendered as the page renders it."""
+        return self.templates.get_template(template).render(self.context(request, context))
+
+    def context(self, request: Request, context: dict[str, Any] | None = None) -> dict[str, Any]:
         lang = i18n.language_of(request)
         s = session.current(request)
         ctx: dict[str, Any] = {
@@ -127,7 +134,7 @@ class WebApp:
             "oidc_enabled": self.oidc is not None,
         }
         ctx.update(context or {})
-        return self.templates.TemplateResponse(request, template, ctx, status_code=status)
+        return ctx
 
     async def query(self, request: Request, operation: str, variables: dict[str, Any] | None = None) -> Result:
         s = session.current(request)
@@ -253,6 +260,7 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
         page("/betaling/retur", journey(pages.payment_return)),
         page("/betalinger", journey(pages.payments_page)),
         page("/betalinger/{id}", journey(pages.payment_page)),
+        page("/betalinger/{id}/status", journey(pages.payment_status_events)),
         page("/afdragsordning", journey(pages.plan_page)),
         page("/afdragsordning", journey(pages.create_plan), methods=("POST",)),
         page("/afdragsordninger", journey(pages.plans_page)),

@@ -155,6 +155,7 @@ ENGLISH: Final[dict[str, str]] = {
     "Vælg, hvordan du vil betale.": "Choose how you want to pay.",
     "Din betaling": "Your payment",
     "Betalingen er gennemført": "The payment is complete",
+    "Se hvordan pengene er fordelt": "See how the money was allocated",
     "Betalingen er godkendt og bliver nu gennemført.": "The payment is approved and is being completed.",
     "Betalingen er ikke gennemført endnu.": "The payment is not complete yet.",
     "Opdater status": "Refresh the status",

@@ -9,19 +9,27 @@ shown, so submitting it twice (a double click, the back button) does the thing o
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
 from typing import TYPE_CHECKING, Any, Final
 
+import structlog
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from web import session
-from web.api import UserError, user_errors
+from web import i18n, session
+from web.api import ApiError, SignedOut, UserError, user_errors
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from web.app import WebApp
+
+log = structlog.get_logger(__name__)
 
 # The API's input fields and the page's form fields they are about (the error summary links to the field).
 _FORM_FIELDS: Final = {
@@ -162,7 +170,58 @@ async def payment_page(web: WebApp, request: Request) -> Response:
     payment = result.data["node"]
     if not payment or "status" not in payment:
         raise HTTPException(404)
-    return web.render(request, "payment.html", {"payment": payment})
+    live = payment["status"] in LIVE_PAYMENT_STATUSES
+    return web.render(request, "payment.html", {"payment": payment, "live": live})
+
+
+# A payment in these states is still on its way: its page follows it live (``static/live.js``).
+LIVE_PAYMENT_STATUSES: Final = ("CREATED", "AUTHORIZED")
+# Seconds between the live status's keep-alive comments (proxies close a connection that says nothing).
+LIVE_PING_SECONDS: Final = 15
+
+
+async def payment_status_events(web: WebApp, request: Request) -> Response:
+    """The payment's status, live, as Server-Sent Events for the payment page's script: the API's
+    ``paymentUpdated`` subscription (``WebPaymentUpdated``), subscribed with the session's token on the browser's
+    behalf, relayed event by event. Each ``status`` event carries the status, its label and the page's status
+    notice rendered again; one ``end`` event (``reason``: ``complete``, ``not-found``, ``signed-out`` or
+    ``unavailable``) tells the script to stop listening. A payment that is not the citizen's gets ``not-found``,
+    as the API answers it."""
+    token = session.current(request).token
+    assert token is not None  # the route requires a signed-in session
+    language = i18n.language_of(request)
+    payment_id = request.path_params["id"]
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        reason = "complete"
+        updates = web.api.subscribe("WebPaymentUpdated", {"id": payment_id}, token=token, language=language)
+        try:
+            async with contextlib.aclosing(updates):
+                async for data in updates:
+                    payment = data.get("paymentUpdated")
+                    if payment is None:
+                        reason = "not-found"
+                        break
+                    notice = web.render_fragment(
+                        request, "payment_status.html", {"payment": payment, "live_update": True}
+                    )
+                    update = {
+                        "status": payment["status"],
+                        "label": i18n.label("PaymentStatus", payment["status"], language),
+                        "html": notice,
+                    }
+                    yield ServerSentEvent(data=json.dumps(update), event="status")
+        except SignedOut:
+            reason = "signed-out"
+        except ApiError as exc:
+            if exc.code == "BAD_USER_INPUT":  # not a payment's id
+                reason = "not-found"
+            else:
+                log.warning("web_live_status_ended", code=exc.code)
+                reason = "unavailable"
+        yield ServerSentEvent(data=json.dumps({"reason": reason}), event="end")
+
+    return EventSourceResponse(events(), ping=LIVE_PING_SECONDS, headers={"Cache-Control": "no-store"})
 
 
 async def payments_page(web: WebApp, request: Request) -> Response:

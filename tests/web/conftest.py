@@ -3,6 +3,7 @@ followed), signed in through the development sign-in page as a real browser woul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -178,15 +179,30 @@ async def chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
-@pytest.fixture
-async def page(chromium: Any, site: Site) -> AsyncIterator[Any]:
-    """A new browser context (no cookies) and page for each test, on the session's one browser."""
-    context = await chromium.new_context(base_url=site.url, locale="da-DK")
+@contextlib.asynccontextmanager
+async def browser_page(chromium: Any, site: Site, *, javascript: bool) -> AsyncIterator[Any]:
+    """A new browser context (no cookies) and page on the session's one browser."""
+    context = await chromium.new_context(base_url=site.url, locale="da-DK", java_script_enabled=javascript)
     context.set_default_timeout(20_000)
     try:
         yield await context.new_page()
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(chromium: Any, site: Site) -> AsyncIterator[Any]:
+    """A page for each test, with JavaScript on: axe-core runs in the page. The page's one script is the payment
+    page's live status (``static/live.js``); every form and link works without it."""
+    async with browser_page(chromium, site, javascript=True) as page:
+        yield page
+
+
+@pytest.fixture
+async def page_without_javascript(chromium: Any, site: Site) -> AsyncIterator[Any]:
+    """A page with JavaScript off (no axe-core: it needs JavaScript, and Playwright waits for it for ever)."""
+    async with browser_page(chromium, site, javascript=False) as page:
+        yield page
 
 
 def pytest_configure(config: pytest.Config) -> None:

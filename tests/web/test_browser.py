@@ -2,7 +2,9 @@
 the gateway over real HTTP with the payment simulator's checkout, and axe-core on every page (0 serious or
 critical violations).
 
-The browser runs without JavaScript unless a test says otherwise: the page must work without it.
+The page's one script is the payment page's live status (``static/live.js``); the journeys run with JavaScript
+on, because axe-core runs in the page, and use nothing but forms and links. Paying is also tested with
+JavaScript off, where the payment page offers its refresh link instead of the live status.
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ async def test_pay_by_card_through_the_checkout_and_back(page: Any, site: Site) 
     await expect(page).to_have_url(re.compile(r"/betalinger/"))
     await until_text(page, "Betalingen er gennemført")
     await expect(page.locator("#payment-status-label")).to_have_text("Gennemført")
+    # Captured while the page was open (the live status), the allocation is one link away; else it is here.
+    if await (allocation := page.get_by_role("link", name="Se hvordan pengene er fordelt")).count():
+        await allocation.click()
     await expect(page.locator("main")).to_contain_text("Hovedstol")
     await axe_check(page, "payment status")
     await page.get_by_role("link", name="Tilbage til overblikket").click()
@@ -129,6 +134,47 @@ async def test_pay_by_card_through_the_checkout_and_back(page: Any, site: Site) 
     await page.get_by_role("link", name="Betalinger", exact=True).click()
     await expect(page.locator("main")).to_contain_text("Gennemført")
     await axe_check(page, "payments")
+
+
+async def pay_tax_by_card_with_webhooks_held(page: Any, site: Site) -> None:
+    """Anna pays her property tax by card through the checkout, while the provider holds its webhooks: back on
+    the page, the gateway does not know yet that she approved."""
+    await site.provider("POST", "/admin/config", {"reverseOrder": True})  # webhooks held until released
+    await sign_in(page)
+    await page.locator("#claim-RK-EJD-2025-1187").get_by_role("checkbox").check()
+    await page.get_by_role("button", name="Betal nu").click()
+    await page.get_by_label("Betalingskort").check()
+    await page.get_by_role("button", name="Gå til betaling").click()
+    await expect(page).to_have_url(re.compile(re.escape(site.payments.url) + r"/checkout/"))
+    await page.get_by_role("button", name="Godkend").click()
+    await expect(page).to_have_url(re.compile(r"/betalinger/"))
+    await expect(page.get_by_text("Betalingen er ikke gennemført endnu.")).to_be_visible()
+    await expect(page.locator("#payment-status-label")).to_have_text("Afventer godkendelse")
+
+
+async def test_payment_page_shows_the_capture_live(page: Any, site: Site) -> None:
+    """With JavaScript the payment page follows the payment over the API's subscription: the capture shows up
+    where the status stands, announced (aria-live), without a reload."""
+    await pay_tax_by_card_with_webhooks_held(page, site)
+    await page.evaluate("window.notReloaded = true")
+    await site.provider("POST", "/admin/config", {"reverseOrder": False})  # the webhooks arrive: captured
+    status = page.locator("#payment-status")
+    await expect(status.get_by_text("Betalingen er gennemført", exact=True)).to_be_visible()
+    await expect(status).to_have_attribute("aria-live", "polite")
+    await expect(page.locator("#payment-status-label")).to_have_text("Gennemført")
+    assert await page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    await axe_check(page, "payment status (live)")
+    await status.get_by_role("link", name="Se hvordan pengene er fordelt").click()
+    await expect(page.locator("main")).to_contain_text("Hovedstol")
+
+
+async def test_without_javascript_the_payment_page_offers_a_refresh(page_without_javascript: Any, site: Site) -> None:
+    page = page_without_javascript
+    await pay_tax_by_card_with_webhooks_held(page, site)
+    await expect(page.get_by_role("link", name="Opdater status")).to_be_visible()
+    await site.provider("POST", "/admin/config", {"reverseOrder": False})
+    await until_text(page, "Betalingen er gennemført")
+    await expect(page.locator("#payment-status-label")).to_have_text("Gennemført")
 
 
 async def test_declined_mobilepay_payment_says_so(page: Any, site: Site) -> None:

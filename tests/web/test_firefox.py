@@ -115,16 +115,19 @@ async def test_the_main_journey_in_firefox(firefox: Any, site: Site) -> None:
     client.find_element(By.CSS_SELECTOR, "form[action='/betal'] button[type=submit]").click()
     _wait(client, lambda c: "/checkout/" in c.get_url(), "the provider's checkout did not show")
     assert client.find_element(By.ID, "amount").text == "4.474,25 kr."
+    await site.provider("POST", "/admin/config", {"reverseOrder": True})  # the provider holds its webhooks
     client.find_element(By.CSS_SELECTOR, "form[action$='/approve'] button").click()
     _wait(client, lambda c: re.search(r"/betalinger/[^/]+$", c.get_url()) is not None, "not back from checkout")
+    assert "Betalingen er ikke gennemført endnu." in _main_text(client)
 
-    def captured(c: Any) -> bool:
-        if "Betalingen er gennemført" in _main_text(c):
-            return True
-        c.refresh()  # what the page's "Opdater status" link does
-        return False
-
-    _wait(client, captured, "the payment was not captured")
+    # The live status (static/live.js): the capture shows up without a reload.
+    client.execute_script("window.notReloaded = true;", sandbox=None)
+    await site.provider("POST", "/admin/config", {"reverseOrder": False})  # the webhooks arrive
+    _wait(client, lambda c: "Betalingen er gennemført" in _main_text(c), "the capture did not show live")
+    assert client.execute_script("return window.notReloaded === true;", sandbox=None), "the page was reloaded"
+    assert client.find_element(By.ID, "payment-status-label").text == "Gennemført"
+    _axe(client, "payment status (live)")
+    client.refresh()
     _axe(client, "payment status")
 
     # English by the switch.

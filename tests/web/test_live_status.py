@@ -1,0 +1,153 @@
+"""The payment page's live status (docs/web.md): the page's server subscribes to the API's ``paymentUpdated`` for
+the signed-in citizen and relays each event to the browser as Server-Sent Events, which ``static/live.js`` shows
+without a reload.
+
+Through the ASGI app (both databases): what a stream says for a payment that is not the citizen's, an id that is
+no payment's, a token the API refuses, and a signed-out visitor. Over real HTTP (the web tests' gateway with the
+payment simulator): a payment followed from CREATED to CAPTURED as it happens, in-process and through a page served
+apart from the API (``GATEWAY_WEB_API_URL``, a WebSocket over the network). The browser's side is in
+``test_browser.py`` (``test_payment_page_shows_the_capture_live``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from adapters.simserver import ThreadedServer
+from gateway.auth import issue_token
+from gateway.settings import Settings
+from resolvers.common import ids
+from tests.api.test_payments_flow import START, click
+from tests.conftest import ANNA, DAVID, Api, live_app
+from tests.web.conftest import CSRF_RE, Browser, Site, free_port
+from tests.web.test_web_routes import _cookie_value
+from web import session
+
+WAIT_SECONDS = 20.0  # a hang guard for a busy machine, never a measure of speed
+
+
+async def events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """The (event, data) pairs of a Server-Sent Events response, comments (keep-alives) skipped."""
+    name, data = "message", ""
+    async for line in response.aiter_lines():
+        if line == "":
+            if data:
+                yield name, json.loads(data)
+            name, data = "message", ""
+        elif line.startswith(":"):
+            continue
+        elif line.startswith("event:"):
+            name = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            data += line.removeprefix("data:").strip()
+
+
+async def stream_of(client: httpx.AsyncClient, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """A whole stream that ends by itself (a payment that is final, or none at all)."""
+    async with asyncio.timeout(WAIT_SECONDS), client.stream("GET", path) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-store"
+        return [event async for event in events(response)]
+
+
+# --- through the ASGI app ----------------------------------------------------------------------------------------
+
+
+async def test_a_payment_that_is_not_the_citizens_ends_the_stream_as_not_found(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    nobodys = ids.encode("Payment", 987_654)
+    assert await stream_of(browser.client, f"/betalinger/{nobodys}/status") == [("end", {"reason": "not-found"})]
+    # An id that is no payment's at all, as the API says BAD_USER_INPUT to it.
+    assert await stream_of(browser.client, "/betalinger/ikke-et-id/status") == [("end", {"reason": "not-found"})]
+
+
+async def test_a_token_the_api_refuses_ends_the_stream_as_signed_out(browser: Browser, api: Api) -> None:
+    alien = issue_token(Settings(auth_secret="another-key-" + "x" * 40), citizen_cpr=DAVID)
+    forged = session.Session(token=alien, expires_at=int(time.time()) + 600, name="David")
+    browser.client.cookies.set(session.COOKIE_NAME, _cookie_value(api, forged))
+    payment = ids.encode("Payment", 1)
+    assert await stream_of(browser.client, f"/betalinger/{payment}/status") == [("end", {"reason": "signed-out"})]
+
+
+async def test_a_signed_out_visitor_gets_no_stream(browser: Browser) -> None:
+    response = await browser.get(f"/betalinger/{ids.encode('Payment', 1)}/status")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/log-ind"
+
+
+# --- over real HTTP ----------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def signed_in(url: str, cpr: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of the page at ``url``, signed in as ``cpr`` through the development sign-in."""
+    async with httpx.AsyncClient(base_url=url, timeout=WAIT_SECONDS) as client:
+        page = await client.get("/log-ind")
+        match = CSRF_RE.search(page.text)
+        assert match, page.text
+        response = await client.post("/log-ind/udvikling", data={"csrf_token": match.group(1), "cpr": cpr})
+        assert response.status_code == 303, response.text
+        yield client
+
+
+async def pay_and_follow(site: Site, page_url: str) -> list[tuple[str, dict[str, Any]]]:
+    """Anna starts a card payment; her payment page's stream (on ``page_url``) is open while she approves it at the
+    provider's checkout; returns every event of the stream."""
+    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
+    tax = next(c for c in claims["data"]["me"]["claims"]["nodes"] if c["reference"] == "RK-EJD-2025-1187")
+    variables = {
+        "input": {
+            "claimIds": [tax["id"]],
+            "method": "CARD",
+            "returnUrl": f"{site.url}/betaling/retur",
+            "idempotencyKey": f"live-{time.monotonic_ns()}",
+        }
+    }
+    payment = (await site.gql(START, variables, citizen=ANNA))["data"]["startPayment"]["payment"]
+    assert payment["status"] == "CREATED"
+    seen: list[tuple[str, dict[str, Any]]] = []
+    path = f"/betalinger/{payment['id']}/status"
+    async with signed_in(page_url, ANNA) as client, asyncio.timeout(WAIT_SECONDS), client.stream("GET", path) as r:
+        assert r.status_code == 200
+        stream = events(r)
+        seen.append(await anext(stream))  # the payment as it is now: the subscription is open
+        assert seen[0][0] == "status"
+        assert seen[0][1]["status"] == "CREATED"
+        approved = await click(site.client, payment["redirectUrl"], "Godkend")
+        assert approved.status_code in (302, 303), approved.text
+        seen.extend([event async for event in stream])
+    return seen
+
+
+async def test_the_stream_follows_a_payment_to_captured(site: Site) -> None:
+    seen = await pay_and_follow(site, site.url)
+    statuses = [data["status"] for name, data in seen if name == "status"]
+    assert statuses[0] == "CREATED"
+    assert statuses[-1] == "CAPTURED"
+    assert set(statuses) <= {"CREATED", "AUTHORIZED", "CAPTURED"}
+    assert seen[-1] == ("end", {"reason": "complete"})
+    captured = seen[-2][1]
+    assert captured["label"] == "Gennemført"
+    assert "Betalingen er gennemført" in captured["html"]
+    assert "Se hvordan pengene er fordelt" in captured["html"]
+
+
+async def test_a_page_served_apart_from_the_api_follows_it_over_a_websocket(site: Site) -> None:
+    """``GATEWAY_WEB_API_URL``: the page's server reaches the API over the network, the WebSocket included."""
+    port = free_port()
+    settings = site.settings.model_copy(update={"web_api_url": site.url, "public_url": f"http://127.0.0.1:{port}"})
+    apart = ThreadedServer(live_app(settings), port=port).start()
+    try:
+        seen = await pay_and_follow(site, apart.url)
+    finally:
+        apart.stop()
+    assert [data.get("status") for _, data in seen][-2:] == ["CAPTURED", None]
+    assert seen[-1] == ("end", {"reason": "complete"})
