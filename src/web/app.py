@@ -10,7 +10,7 @@ import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import structlog
@@ -78,13 +78,6 @@ class PageHeaders:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-def safe_next(value: str | None) -> str:
-    """A local path to go back to (never another site: an open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    return value
 
 
 class WebApp:
@@ -161,7 +154,9 @@ class WebApp:
         message = {"udloebet": "Din session er udløbet. Log ind igen.", "logget-ud": "Du er logget ud."}.get(
             request.query_params.get("besked", "")
         )
-        return self.render(request, "sign_in.html", {"demo_citizens": DEMO_CITIZENS, "message": message})
+        target = session.safe_next(request.query_params.get(session.NEXT_FIELD))
+        context = {"demo_citizens": DEMO_CITIZENS, "message": message, "next": target}
+        return self.render(request, "sign_in.html", context)
 
     def sign_in_failed(self, request: Request, message: str, detail: str | None, status: int) -> Response:
         """The OpenID Connect sign-in went wrong (``web.oidc``): what happened, in words, and a way to try again."""
@@ -173,18 +168,19 @@ class WebApp:
         form = await request.form()
         cpr = form.get("cpr")
         names = dict(DEMO_CITIZENS)
+        target = session.safe_next(form.get(session.NEXT_FIELD))
         if not isinstance(cpr, str) or cpr not in names:
             return self.render(
                 request,
                 "sign_in.html",
-                {"demo_citizens": DEMO_CITIZENS, "errors": {"cpr": "Vælg en demoborger"}},
+                {"demo_citizens": DEMO_CITIZENS, "errors": {"cpr": "Vælg en demoborger"}, "next": target},
                 status=400,
             )
         token = self.dev_tokens(cpr)
         # The expiry only decides when the session ends; the API verifies the token itself on every request.
         expires_at = int(jwt.decode(token, options={"verify_signature": False})["exp"])
         session.begin(request, token, expires_at, names[cpr])
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(target, status_code=303)
 
     async def sign_out(self, request: Request) -> Response:
         session.end(request)
@@ -194,7 +190,7 @@ class WebApp:
         lang = request.path_params["lang"]
         if lang not in i18n.LANGUAGES:
             raise HTTPException(404)
-        response = RedirectResponse(safe_next(request.query_params.get("naeste")), status_code=303)
+        response = RedirectResponse(session.safe_next(request.query_params.get("naeste")), status_code=303)
         response.set_cookie(
             i18n.COOKIE,
             lang,
@@ -206,7 +202,17 @@ class WebApp:
         return response
 
 
-def _guarded(web: WebApp, handler: Handler, *, signed_in: bool = True) -> Handler:
+def _sign_in_first(request: Request, *, expired: bool, come_back: bool) -> Response:
+    """To the sign-in page; a page asked for by a link (e.g. a payment link, ``/betal?krav=…``) is where the
+    citizen comes back to after signing in."""
+    query: dict[str, str] = {"besked": "udloebet"} if expired else {}
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if come_back and request.method == "GET" and here != "/" and session.safe_next(here) == here:
+        query[session.NEXT_FIELD] = here
+    return RedirectResponse("/log-ind" + (f"?{urlencode(query)}" if query else ""), status_code=303)
+
+
+def _guarded(web: WebApp, handler: Handler, *, signed_in: bool = True, come_back: bool = True) -> Handler:
     """What every route shares: the sign-in requirement, CSRF on every POST, and the API's refusal of the token
     (the session is over)."""
 
@@ -217,13 +223,12 @@ def _guarded(web: WebApp, handler: Handler, *, signed_in: bool = True) -> Handle
             if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
                 return web.render(request, "csrf.html", status=403)
         if signed_in and not s.signed_in:
-            target = "/log-ind?besked=udloebet" if s.expired else "/log-ind"
-            return RedirectResponse(target, status_code=303)
+            return _sign_in_first(request, expired=s.expired, come_back=come_back)
         try:
             return await handler(request)
         except SignedOut:
             session.end(request)
-            return RedirectResponse("/log-ind?besked=udloebet", status_code=303)
+            return _sign_in_first(request, expired=True, come_back=come_back)
         except ApiError as exc:
             log.warning("web_api_error", code=exc.code, path=request.url.path)
             return web.render(request, "error.html", status=502)
@@ -247,8 +252,16 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
         raise RuntimeError("the web page needs GATEWAY_WEB_SESSION_SECRET in production")
     web = WebApp(settings, api, dev_tokens if settings.is_development else None, secret)
 
-    def page(path: str, handler: Handler, *, methods: tuple[str, ...] = ("GET",), signed_in: bool = True) -> Route:
-        return Route(path, _guarded(web, handler, signed_in=signed_in), methods=list(methods))
+    def page(
+        path: str,
+        handler: Handler,
+        *,
+        methods: tuple[str, ...] = ("GET",),
+        signed_in: bool = True,
+        come_back: bool = True,
+    ) -> Route:
+        guarded = _guarded(web, handler, signed_in=signed_in, come_back=come_back)
+        return Route(path, guarded, methods=list(methods))
 
     def journey(handler: Callable[[WebApp, Request], Awaitable[Response]]) -> Handler:
         return functools.partial(handler, web)
@@ -260,7 +273,8 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
         page("/betaling/retur", journey(pages.payment_return)),
         page("/betalinger", journey(pages.payments_page)),
         page("/betalinger/{id}", journey(pages.payment_page)),
-        page("/betalinger/{id}/status", journey(pages.payment_status_events)),
+        # The live status is the page's script's, not a page to come back to after signing in.
+        page("/betalinger/{id}/status", journey(pages.payment_status_events), come_back=False),
         page("/afdragsordning", journey(pages.plan_page)),
         page("/afdragsordning", journey(pages.create_plan), methods=("POST",)),
         page("/afdragsordninger", journey(pages.plans_page)),

@@ -106,8 +106,9 @@ class OidcSignIn:
         self.client: Any = oauth.create_client("broker")
 
     async def start(self, request: Request) -> Response:
-        flow: dict[str, Any] = {}
-        request.scope["session"] = flow  # where Authlib keeps state, nonce and code verifier
+        # Where Authlib keeps state, nonce and code verifier; and where to go after signing in.
+        flow: dict[str, Any] = {session.NEXT_FIELD: session.safe_next(request.query_params.get(session.NEXT_FIELD))}
+        request.scope["session"] = flow
         try:
             response = await self.client.authorize_redirect(request, self.config.redirect_url)
         except (httpx.HTTPError, OAuthError, ValueError) as exc:  # no discovery document
@@ -136,12 +137,12 @@ class OidcSignIn:
         return data if isinstance(data, dict) else {}
 
     async def callback(self, request: Request) -> Response:
-        request.scope["session"] = self._flow(request)
-        response = await self._sign_in(request)
+        flow = request.scope["session"] = self._flow(request)
+        response = await self._sign_in(request, session.safe_next(flow.get(session.NEXT_FIELD)))
         response.delete_cookie(FLOW_COOKIE, path=START_PATH, secure=session.cookie_secure(request), httponly=True)
         return response
 
-    async def _sign_in(self, request: Request) -> Response:
+    async def _sign_in(self, request: Request, target: str) -> Response:
         broker_error = request.query_params.get("error")
         try:
             token = await self.client.authorize_access_token(request)
@@ -168,7 +169,7 @@ class OidcSignIn:
         name = userinfo.get("name")
         session.begin(request, access_token, expires_at, name if isinstance(name, str) else None)
         log.info("oidc.signed_in")
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(target, status_code=303)
 
 
 def _expiry(access_token: str, expires_at: object) -> int | None:

@@ -56,6 +56,8 @@ _CODE_FIELDS: Final = {
     "TERMS_VERSION_OUTDATED": "betingelser",
 }
 DAYS_OF_MONTH: Final = tuple(range(1, 29))
+# A bound on how many ticked claims one request is read for (more than any citizen has).
+MAX_TICKED: Final = 100
 DEFAULT_DAY: Final = 1
 
 
@@ -79,12 +81,17 @@ def _key(form: FormData) -> str:
 
 
 def _ids(values: list[Any]) -> list[str]:
-    """Ticked IDs, in order, without repeats (the API refuses duplicates; a form never sends any)."""
+    """Ticked IDs, in order, without repeats (the API refuses duplicates; a form never sends any). A value may
+    hold several, comma-separated: the payment link a caseworker sends (``/betal?krav=<id>,<id>``; global IDs
+    never contain a comma)."""
     seen: dict[str, None] = {}
     for value in values:
-        if isinstance(value, str) and value and len(value) <= 200:
-            seen.setdefault(value, None)
-    return list(seen)
+        if not isinstance(value, str):
+            continue
+        for part in value.split(",")[:MAX_TICKED]:
+            if part and len(part) <= 200:
+                seen.setdefault(part, None)
+    return list(seen)[:MAX_TICKED]
 
 
 def _return_url(web: WebApp, path: str) -> str:

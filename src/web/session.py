@@ -216,3 +216,16 @@ def cookie_secure(request: HTTPConnection) -> bool:
 def csrf_ok(request: Request, submitted: object) -> bool:
     """Whether a form's ``csrf_token`` matches the session's (compared in constant time)."""
     return isinstance(submitted, str) and hmac.compare_digest(submitted.encode(), current(request).csrf.encode())
+
+
+# The form field and query parameter that carry where to go after signing in (or switching language).
+NEXT_FIELD: Final = "naeste"
+
+
+def safe_next(value: object) -> str:
+    """A local path to go back to (never another site: an open redirect)."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if len(value) > 2000 or any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        return "/"
+    return value

@@ -6,10 +6,12 @@ verifies with the issuer's JWKS. In production the development sign-in does not 
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
@@ -201,3 +203,20 @@ async def test_in_production_there_is_no_development_sign_in(
         start = await page.get("/log-ind/mitid")
         assert start.status_code == 303 and start.headers["location"].startswith(f"{issuer.issuer}/authorize?")
         assert "Secure" in start.headers["set-cookie"]
+
+
+async def test_after_signing_in_with_the_broker_the_citizen_comes_back_to_the_page_she_asked_for(
+    flow: tuple[Flow, Api],
+) -> None:
+    f, _ = flow
+    link = "/betal?krav=abc,def"
+    asked = await f.page.get(link)
+    assert asked.headers["location"] == "/log-ind?naeste=%2Fbetal%3Fkrav%3Dabc%2Cdef"
+    sign_in_page = await f.page.get(asked.headers["location"])
+    button = re.search(r'href="/log-ind/mitid\?naeste=([^"]+)"', sign_in_page.text)
+    assert button and unquote(html.unescape(button.group(1))) == link
+    start = await f.page.get("/log-ind/mitid?naeste=%2Fbetal%3Fkrav%3Dabc%2Cdef")
+    assert link not in start.headers["set-cookie"]  # the flow cookie is encrypted
+    back = await f.broker.get(start.headers["location"])
+    callback = await f.page.get(back.headers["location"])
+    assert callback.status_code == 303 and callback.headers["location"] == link, callback.text

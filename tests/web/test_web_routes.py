@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import html
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from starlette.requests import Request
@@ -13,7 +15,7 @@ from starlette.requests import Request
 from gateway.auth import issue_token
 from gateway.settings import Settings
 from tests.conftest import ANNA, DAVID, Api, ThreadedServer, build_api
-from tests.web.conftest import Browser
+from tests.web.conftest import CSRF_RE, Browser
 from web import i18n, session
 from web.app import DEMO_CITIZENS, session_secret
 
@@ -300,3 +302,60 @@ async def test_the_page_works_where_citizens_may_send_only_trusted_documents(
                 page = await client.get(path, headers={"Cookie": cookie})
                 assert page.status_code == 200, (path, page.text[-500:])
             assert "150780-4321" in (await client.get("/", headers={"Cookie": cookie})).text
+
+
+async def _claim_ids(api: Api, cpr: str) -> dict[str, str]:
+    body = await api.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=cpr)
+    return {c["reference"]: c["id"] for c in body["data"]["me"]["claims"]["nodes"]}
+
+
+def _ticked(page: str) -> set[str]:
+    """The claim IDs ticked on a page's form."""
+    return set(re.findall(r'<input type="checkbox" name="krav" value="([^"]+)"[^>]*\schecked>', page))
+
+
+async def test_a_payment_link_opens_betal_nu_with_its_claims_ticked_after_signing_in(
+    browser: Browser, api: Api
+) -> None:
+    """The payment link a caseworker sends (``<public URL>/betal?krav=<id>,<id>``, the notice's link): a signed-out
+    citizen signs in and comes back to it, with the claims ticked."""
+    claims = await _claim_ids(api, ANNA)
+    wanted = [claims["RK-EJD-2025-1187"], claims["RK-DAG-2025-0412"]]
+    link = "/betal?krav=" + ",".join(wanted)
+    response = await browser.get(link)
+    assert response.status_code == 303
+    sign_in = response.headers["location"]
+    assert sign_in == "/log-ind?" + urlencode({"naeste": link})
+    page = await browser.get(sign_in)
+    assert f'name="naeste" value="{html.escape(link)}"' in page.text
+    csrf = CSRF_RE.search(page.text)
+    assert csrf
+    signed_in = await browser.client.post(
+        "/log-ind/udvikling", data={"csrf_token": csrf.group(1), "cpr": ANNA, "naeste": link}
+    )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == link
+    pay = await browser.get(link)
+    assert pay.status_code == 200
+    assert _ticked(pay.text) == set(wanted)
+    # The page's own form sends them one by one: the same.
+    repeated = await browser.get("/betal", params=[("krav", wanted[0]), ("krav", wanted[1])])
+    assert _ticked(repeated.text) == set(wanted)
+
+
+async def test_signing_in_never_leads_to_another_site(browser: Browser) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "/a\r\nb"):
+        page = await browser.get("/log-ind", params={"naeste": target})
+        assert 'name="naeste"' not in page.text
+        csrf = CSRF_RE.search(page.text)
+        assert csrf
+        response = await browser.client.post(
+            "/log-ind/udvikling", data={"csrf_token": csrf.group(1), "cpr": ANNA, "naeste": target}
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == "/", target
+
+
+async def test_the_live_status_is_not_where_a_sign_in_comes_back_to(browser: Browser) -> None:
+    response = await browser.get("/betalinger/UGF5bWVudDox/status")
+    assert response.headers["location"] == "/log-ind"
