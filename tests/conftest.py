@@ -11,10 +11,10 @@ Fast, without one test seeing another's state:
   have written from a subprocess).
 - ``api``: the services (connection pools, HTTP clients) are built once per database; each test gets a new
   app on them (so the response cache, rate limits and whatever else an app keeps are its own), their
-  Gældsstyrelsen client renewed (empty cache, closed breaker, full retry budget), the simulator without
-  faults, counters or changed states, and the SQL counter at zero. A test that rebinds anything in the shared
-  services fails (and they are put back). Tests that change settings or services build an app with services
-  of their own: ``build_api(..., **overrides)``.
+  Gældsstyrelsen client renewed (empty cache, closed breaker, full retry budget), the payment provider client's
+  breaker closed, the simulator without faults, counters or changed states, and the SQL counter at zero. A test
+  that rebinds anything in the shared services fails (and they are put back). Tests that change settings or
+  services build an app with services of their own: ``build_api(..., **overrides)``.
 - Upstream timeouts are generous (``GENEROUS_TIMEOUT_SECONDS``), so a busy machine cannot turn a slow answer
   into an error; ``@pytest.mark.upstream_timeout(s)`` gives a test whose subject is a Gældsstyrelsen timeout
   an app of its own whose calls time out after ``s`` seconds.
@@ -29,6 +29,7 @@ import dataclasses
 import os
 import re
 import ssl
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +82,30 @@ SSL_CONTEXT = ssl.create_default_context()
 
 def http_client(**kwargs: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=SSL_CONTEXT, **kwargs)
+
+
+class BreakerClock:
+    """The wall clock of the circuit breakers' library (purgatory reads ``time.time()`` to know when an open
+    breaker may half-open), moved by the test instead of slept through: an open breaker stays open however slow
+    the machine is, and half-opens exactly when the test says its ttl has passed."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def breaker_clock(monkeypatch: pytest.MonkeyPatch) -> BreakerClock:
+    import purgatory.domain.model
+
+    clock = BreakerClock(time.time())
+    monkeypatch.setattr(purgatory.domain.model, "time", clock)  # that module's ``time``, not the time module's
+    return clock
 
 
 async def _pg_admin(url: str, sql: str) -> None:
@@ -297,6 +322,7 @@ def make_settings(database_url: str, gaeldst_url: str, **overrides: Any) -> Sett
         "gaeldst_connect_timeout_seconds": GENEROUS_TIMEOUT_SECONDS,
         "gaeldst_breaker_threshold": 50,
         "payments_url": "http://127.0.0.1:9",
+        "payments_breaker_threshold": 50,
         "payments_timeout_seconds": GENEROUS_TIMEOUT_SECONDS,
         "log_level": "WARNING",
         "response_cache_ttl_seconds": 0,  # off, except in the tests of the cache itself
@@ -365,6 +391,7 @@ async def _api_for_test(
         await ledger.prepare(wired.services.db)
     await reset_gaeldst_sim(gaeldst_sim, admin)
     await renew_gaeldst_client(wired.services.gaeldst, wired.gaeldst_config)
+    wired.services.payments_client.breaker.reset()
     app = create_app(settings, services=wired.services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
         wired.sql.reset()

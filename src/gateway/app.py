@@ -33,7 +33,7 @@ from gateway.graphiql import ASSETS_PATH, assets_dir
 from gateway.graphql_view import GatewayGraphQL
 from gateway.http_edge import BodyLimit, SecurityHeaders
 from gateway.logging import configure_logging
-from gateway.metrics import metrics_endpoint, process_exiting
+from gateway.metrics import metrics_endpoint, operation_labels, process_exiting
 from gateway.services import Services, build_services
 from gateway.settings import Settings
 from gateway.tracing import instrument_asgi
@@ -96,7 +96,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     drain = Drain()
 
     async def readyz(_: Request) -> Response:
-        upstreams = {"gaeldst": {"breaker": svc.gaeldst.breaker_state}}
+        upstreams = {
+            "gaeldst": {"breaker": svc.gaeldst.breaker_state},
+            "payments": {"breaker": svc.payments_client.breaker.state},
+        }
         if drain.draining.is_set():
             return JSONResponse({"status": "draining", "upstreams": upstreams}, status_code=503)
         try:
@@ -163,7 +166,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 process_exiting()
 
     body_limits = {"/graphql": settings.graphql_max_body_bytes, "/webhooks/payments": settings.webhook_max_body_bytes}
-    middleware = [Middleware(SecurityHeaders), Middleware(BodyLimit, limits=body_limits)]
+
+    def body_refused(path: str, body: dict[str, Any], seconds: float) -> None:
+        """A 413 of BodyLimit, counted as its route counts what it answers."""
+        if path == "/graphql":  # a request that never reached an operation: labelled as the GraphQL view does
+            operation, document = operation_labels(None)
+            svc.metrics.request(operation, document, 413, seconds, 0)
+            svc.metrics.error_codes(body)
+        else:
+            svc.metrics.webhooks.labels("unknown", "too_large").inc()
+
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, limits=body_limits, on_refused=body_refused),
+    ]
     if svc.tracer_provider is not None:  # outermost: the request's span is the trace's root
         middleware.insert(0, Middleware(instrument_asgi, provider=svc.tracer_provider))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

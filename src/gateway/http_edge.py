@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import h11
@@ -117,25 +119,32 @@ class BodyTooLarge(Exception):
     """Raised from ``receive`` once a request body has grown past its route's limit."""
 
 
+# Told of every 413 BodyLimit answers: the path, the GraphQL error body sent, and the seconds it took (metrics).
+OnBodyRefused = Callable[[str, dict[str, Any], float], None]
+
+
 class BodyLimit:
     """413 for a request body over its route's limit, before reading past it: at once when ``Content-Length``
-    says so, else by counting the body as it streams in (no or a lying ``Content-Length``)."""
+    says so, else by counting the body as it streams in (no or a lying ``Content-Length``). The route never
+    answers such a request, so ``on_refused`` is told of it instead (to count it where the route would have)."""
 
-    def __init__(self, app: ASGIApp, limits: dict[str, int]) -> None:
+    def __init__(self, app: ASGIApp, limits: dict[str, int], on_refused: OnBodyRefused | None = None) -> None:
         self.app = app
         self.limits = limits
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limits.get(scope["path"]) if scope["type"] == "http" else None
         if limit is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, started)
             return
         received = 0
-        started = False
+        responding = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -147,19 +156,18 @@ class BodyLimit:
             return message
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+            nonlocal responding
+            responding = responding or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
-            if started:
+            if responding:
                 raise
-            await self._refuse(scope, send, limit)
+            await self._refuse(scope, send, limit, started)
 
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int, started: float) -> None:
         headers = Headers(scope=scope)
         language = negotiate(headers.get("accept-language"))
         body = error_body(ErrorCode.BAD_USER_INPUT, "REQUEST_TOO_LARGE", language, limit=limit)
@@ -179,6 +187,8 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": content})
+        if self.on_refused is not None:
+            self.on_refused(scope["path"], body, time.perf_counter() - started)
 
 
 # --- gateway serve: the server's own limits ----------------------------------------------------------------------

@@ -173,8 +173,8 @@ class GatewayMetrics:
             code = (error.get("extensions") or {}).get("code") if isinstance(error, dict) else None
             self.errors.labels(code if code in _ERROR_CODES else OTHER).inc()
 
-    def upstream(self, name: str, *, breaker: bool = True) -> UpstreamMetrics:
-        return UpstreamMetrics(self, name, breaker=breaker)
+    def upstream(self, name: str) -> UpstreamMetrics:
+        return UpstreamMetrics(self, name)
 
     # --- what the worker records -------------------------------------------------------------------------
 
@@ -201,11 +201,10 @@ class GatewayMetrics:
 class UpstreamMetrics:
     """``gateway.usecases.ports.UpstreamObserver`` for one upstream: its calls, latency and breaker state."""
 
-    def __init__(self, metrics: GatewayMetrics, name: str, *, breaker: bool) -> None:
+    def __init__(self, metrics: GatewayMetrics, name: str) -> None:
         self._requests = metrics.upstream_requests
         self._latency = metrics.upstream_latency.labels(name)
-        # The payment provider's client has no breaker (its writes are idempotent and not retried): no gauge.
-        self._breaker = metrics.breaker.labels(name) if breaker else None
+        self._breaker = metrics.breaker.labels(name)
         self.name = name
         self.breaker("closed")
 
@@ -215,8 +214,7 @@ class UpstreamMetrics:
             self._latency.observe(seconds)
 
     def breaker(self, state: str) -> None:
-        if self._breaker is not None:
-            self._breaker.set(BREAKER_STATES.get(state, 2))
+        self._breaker.set(BREAKER_STATES.get(state, 2))
 
 
 # --- SQL statements per request ---------------------------------------------------------------------------

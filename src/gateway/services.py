@@ -124,7 +124,9 @@ def build_services(
         settings.payments_url,
         api_key=settings.payments_api_key.get_secret_value() if settings.payments_api_key else None,
         timeout=settings.payments_timeout_seconds,
-        observer=metrics.upstream("payments", breaker=False),
+        observer=metrics.upstream("payments"),
+        breaker_threshold=settings.payments_breaker_threshold,
+        breaker_ttl_seconds=settings.payments_breaker_ttl_seconds,
     )
     payments = Payments(
         ledger,

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     payments_api_key: SecretStr | None = None
     payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     payments_timeout_seconds: float = 5.0
+    # The provider client's circuit breaker (per process): open after this many consecutive failed calls, one
+    # probe after the ttl. A refusal (4xx) is an answer, not a failure.
+    payments_breaker_threshold: int = Field(default=5, ge=1)
+    payments_breaker_ttl_seconds: float = Field(default=15.0, gt=0)
     payments_poll_interval_seconds: float = 30.0  # 0 turns the poll off
     payments_poll_min_age_seconds: float = 10.0  # leave young payments to their webhooks
     # Installments over time (docs/domain-rules.md): when draws are created, how long MobilePay retries a

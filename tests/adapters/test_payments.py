@@ -32,6 +32,7 @@ from adapters.payments import (
     SIGNATURE_HEADER,
     InvalidWebhookEvent,
     MalformedResponse,
+    PaymentsCircuitOpen,
     PaymentsClient,
     PaymentsRejected,
     PaymentsUnavailable,
@@ -45,6 +46,8 @@ from adapters.payments import (
 from adapters.payments.simulator import create_simulator_app
 from adapters.payments.simulator.admin import ConfigUpdate
 from adapters.simserver import ThreadedServer
+from gateway.metrics import GatewayMetrics
+from tests.conftest import BreakerClock
 
 SECRET = b"test-webhook-secret"
 FORM_ACTION_RE = re.compile(r'<form method="post" action="([^"]+)">')
@@ -623,6 +626,110 @@ async def test_transport_problems_are_unavailable(return_url: str) -> None:
     async with PaymentsClient("http://provider", transport=answer(200, json.dumps(bad_money).encode())) as c:
         with pytest.raises(MalformedResponse):
             await c.get_payment("pay_x")
+
+
+# --- the circuit breaker -----------------------------------------------------------------------------------
+
+
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """The real transport, counting the requests that leave the client (whether or not anyone answers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return await super().handle_async_request(request)
+
+
+def breaker_gauge(metrics: GatewayMetrics) -> float | None:
+    return metrics.registry.get_sample_value("gateway_upstream_breaker_state", {"upstream": "payments"})
+
+
+def outcomes(metrics: GatewayMetrics, outcome: str) -> float:
+    found = metrics.registry.get_sample_value(
+        "gateway_upstream_requests_total", {"upstream": "payments", "outcome": outcome}
+    )
+    return 0.0 if found is None else found
+
+
+async def provider_gets(admin: httpx.AsyncClient) -> int:
+    return int((await admin.get("/admin/stats")).json()["calls"].get("GET /v1/payments/{id}", 0))
+
+
+async def test_breaker_opens_refuses_without_calling_and_closes_after_a_probe(
+    sim_server: ThreadedServer, admin: httpx.AsyncClient, return_url: str, breaker_clock: BreakerClock
+) -> None:
+    metrics = GatewayMetrics()
+    transport = CountingTransport()
+    observer = metrics.upstream("payments")
+    async with PaymentsClient(
+        sim_server.url, timeout=5, transport=transport, observer=observer, breaker_threshold=3, breaker_ttl_seconds=60
+    ) as c:
+        created = await new_payment(c, return_url, "breaker-1")
+        assert (transport.sent, c.breaker.state, breaker_gauge(metrics)) == (1, "closed", 0)
+
+        sim_server.stop_listening()
+        try:
+            # Three failed calls (the threshold) are made and fail as the provider being down...
+            for _ in range(3):
+                with pytest.raises(PaymentsUnavailable) as down:
+                    await c.get_payment(created.id)
+                assert not isinstance(down.value, PaymentsCircuitOpen)
+            assert (transport.sent, c.breaker.state, breaker_gauge(metrics)) == (4, "opened", 2)
+            assert outcomes(metrics, "TRANSPORT") == 3
+
+            # ...then nothing leaves the client, reads and writes alike: a specific PaymentsUnavailable at once.
+            for _ in range(4):
+                with pytest.raises(PaymentsCircuitOpen):
+                    await c.get_payment(created.id)
+            with pytest.raises(PaymentsCircuitOpen):
+                await c.capture_payment(created.id, amount_oere=100, idempotency_key="breaker-capture")
+            assert transport.sent == 4
+            assert outcomes(metrics, "CIRCUIT_OPEN") == 5
+            # Only calls that were made are timed.
+            timed = metrics.registry.get_sample_value(
+                "gateway_upstream_request_duration_seconds_count", {"upstream": "payments"}
+            )
+            assert timed == 4
+
+            # After the ttl one probe is made; the provider is still down, so the breaker opens again at once.
+            breaker_clock.advance(61)
+            with pytest.raises(PaymentsUnavailable) as probe:
+                await c.get_payment(created.id)
+            assert not isinstance(probe.value, PaymentsCircuitOpen)
+            assert (transport.sent, c.breaker.state, breaker_gauge(metrics)) == (5, "opened", 2)
+            with pytest.raises(PaymentsCircuitOpen):
+                await c.get_payment(created.id)
+            assert transport.sent == 5
+        finally:
+            sim_server.resume_listening()
+
+        # The provider is back, but the breaker stays open until its ttl has passed: still no call.
+        with pytest.raises(PaymentsCircuitOpen):
+            await c.get_payment(created.id)
+        assert transport.sent == 5 and await provider_gets(admin) == 0
+
+        # After the ttl the probe succeeds and closes the breaker; calls flow again.
+        breaker_clock.advance(61)
+        assert (await c.get_payment(created.id)).id == created.id
+        assert (transport.sent, c.breaker.state, breaker_gauge(metrics)) == (6, "closed", 0)
+        assert (await c.get_payment(created.id)).state == "CREATED"
+        assert transport.sent == 7 and await provider_gets(admin) == 2
+        assert outcomes(metrics, "ok") == 3 and outcomes(metrics, "CIRCUIT_OPEN") == 7
+
+
+async def test_refusals_are_answers_and_never_open_the_breaker(sim_server: ThreadedServer) -> None:
+    metrics = GatewayMetrics()
+    async with PaymentsClient(
+        sim_server.url, timeout=5, observer=metrics.upstream("payments"), breaker_threshold=1, breaker_ttl_seconds=60
+    ) as c:
+        for _ in range(3):
+            with pytest.raises(PaymentsRejected):
+                await c.get_payment("pay_nope")
+        assert (c.breaker.state, breaker_gauge(metrics)) == ("closed", 0)
+        assert outcomes(metrics, "rejected") == 3
 
 
 # --- signatures and event parsing ------------------------------------------------------------------------

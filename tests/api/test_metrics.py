@@ -178,6 +178,53 @@ async def test_a_scripted_scenario_is_counted_exactly_and_no_label_holds_a_cpr(s
     assert documents == {"none", overview.id}
 
 
+def graphql_requests(api: Api) -> dict[tuple[str, str, str], float]:
+    """Every sample of the request counter: (operation, document, status) -> count."""
+    return {
+        (sample.labels["operation"], sample.labels["document"], sample.labels["status"]): sample.value
+        for family in api.services.metrics.registry.collect()
+        if family.name == "gateway_graphql_requests"
+        for sample in family.samples
+        if sample.name == "gateway_graphql_requests_total"
+    }
+
+
+async def test_bodies_over_the_limit_are_counted_as_requests_that_reached_no_operation(scenario: Api) -> None:
+    api = scenario
+    limit = api.settings.graphql_max_body_bytes
+    # Refused on its Content-Length, before anything is read.
+    declared = await api.post("{ me { name } }\n#" + "x" * limit)
+    assert declared.status_code == 413
+
+    # No Content-Length: refused while it streams in, after the GraphQL view has started reading it.
+    async def chunks() -> Any:
+        yield b'{"query": "{ me { name } }'
+        for _ in range(limit // 16_384 + 2):
+            yield b"#" + b"x" * 16_384
+
+    streamed = await api.client.post("/graphql", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in streamed.request.headers and streamed.status_code == 413
+    for refused in (declared, streamed):
+        assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    # Counted once each, labelled as the GraphQL view labels a request that never reached an operation.
+    assert graphql_requests(api) == {("other", "none", "413"): 2}
+    assert value(api, "gateway_graphql_request_duration_seconds_count", operation="other", document="none") == 2
+    assert value(api, "gateway_graphql_sql_statements_count", operation="other") == 2
+    assert value(api, "gateway_graphql_sql_statements_sum", operation="other") == 0
+    assert value(api, "gateway_graphql_errors_total", code="BAD_USER_INPUT") == 2
+
+    # The webhook's own limit: counted with the webhooks, not as a GraphQL request.
+    webhook = await api.client.post("/webhooks/payments", content=b"{" + b" " * api.settings.webhook_max_body_bytes)
+    assert webhook.status_code == 413
+    assert value(api, "gateway_webhooks_total", object="unknown", result="too_large") == 1
+    assert graphql_requests(api) == {("other", "none", "413"): 2}
+
+    # A request under the limit is counted by the GraphQL view as before, and only once.
+    assert (await api.post("{ me { name } }", token=api.token(citizen=ANNA))).status_code == 200
+    assert graphql_requests(api) == {("other", "none", "413"): 2, ("other", "none", "200"): 1}
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_metrics_need_the_token_in_production(migrated: str, gaeldst_sim: ThreadedServer) -> None:
     production = {
@@ -200,11 +247,13 @@ async def test_metrics_need_the_token_in_production(migrated: str, gaeldst_sim: 
 async def test_readyz_reports_the_breaker_without_failing_on_it(scenario: Api) -> None:
     api = scenario
     ready = await api.client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "upstreams": {"gaeldst": {"breaker": "closed"}}})
+    closed = {"gaeldst": {"breaker": "closed"}, "payments": {"breaker": "closed"}}
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "upstreams": closed})
     await api.gaeldst_admin("POST", "/admin/faults", {"mode": "error503"})
     await api.post(OVERVIEW, token=api.token(citizen=ANNA))
     ready = await api.client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "upstreams": {"gaeldst": {"breaker": "opened"}}})
+    opened = {"gaeldst": {"breaker": "opened"}, "payments": {"breaker": "closed"}}
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok", "upstreams": opened})
 
 
 async def test_readyz_fails_on_a_database_behind_the_code_not_on_one_ahead(

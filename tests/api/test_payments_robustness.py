@@ -25,7 +25,7 @@ from adapters.payments.webhooks import SIGNATURE_HEADER, encode_event, sign
 from adapters.simserver import ThreadedServer
 from gateway.usecases.draws import draw_reference
 from gateway.usecases.payments import MIN_PAYMENT_OERE, Payments, payment_reference
-from tests.conftest import ANNA, DAVID, Api, build_api
+from tests.conftest import ANNA, DAVID, Api, BreakerClock, build_api
 
 SECRET = "test-webhook-secret"
 RETURN_URL = "https://app.example/done"
@@ -486,3 +486,57 @@ async def test_a_payment_below_the_minimum_is_refused_unless_it_pays_everything(
     assert [e["code"] for e in (await start_with(gw, claim_id, "0.30"))["userErrors"]] == ["AMOUNT_BELOW_MINIMUM"]
     assert (await start_with(gw, claim_id, "0.50"))["payment"]["amount"]["amountOere"] == 50
     assert (await start_with(gw, claim_id, None))["payment"]["amount"]["amountOere"] == 50
+
+
+# --- the provider's circuit breaker (issue 13's gaps): what a citizen and the metrics see ----------------------
+
+
+async def test_a_provider_that_is_down_opens_the_breaker_and_payments_fail_fast_until_it_is_back(
+    migrated: str, gaeldst_sim: ThreadedServer, payments_sim: ThreadedServer, breaker_clock: BreakerClock
+) -> None:
+    async with build_api(
+        migrated,
+        gaeldst_sim,
+        payments_url=payments_sim.url,
+        payments_webhook_secret=SECRET,
+        payments_breaker_threshold=2,
+        payments_breaker_ttl_seconds=60,
+    ) as api:
+        await sim(payments_sim, "POST", "/admin/reset")
+        await sim(payments_sim, "POST", "/admin/config", {"webhookUrl": None, "dropWebhooks": True})
+        _, claim_id = await citizen_and_claim(api, ANNA, "RK-EJD-2025-1187")
+        claim = await claim_gid(api, claim_id)
+
+        def start(key: str) -> dict[str, Any]:
+            return {"input": {"claimIds": [claim], "method": "CARD", "returnUrl": RETURN_URL, "idempotencyKey": key}}
+
+        def metric(name: str, **labels: str) -> float:
+            return api.services.metrics.registry.get_sample_value(name, {"upstream": "payments", **labels}) or 0.0
+
+        async def breaker_in_readyz() -> str:
+            return str((await api.client.get("/readyz")).json()["upstreams"]["payments"]["breaker"])
+
+        assert (metric("gateway_upstream_breaker_state"), await breaker_in_readyz()) == (0, "closed")
+        payments_sim.stop_listening()
+        try:
+            # Two calls fail (the threshold), then the breaker answers for the provider: no call is made. The
+            # citizen sees the same error either way: the payment provider could not be reached, try again.
+            for key in ("breaker-1", "breaker-2", "breaker-3"):
+                body = await api.gql(START, start(key), citizen=ANNA)
+                assert body["data"] is None
+                assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_UNAVAILABLE"]
+                assert body["errors"][0]["message"] == "Betalingsudbyderen kunne ikke kontaktes. Prøv igen senere."
+            assert metric("gateway_upstream_requests_total", outcome="TRANSPORT") == 2
+            assert metric("gateway_upstream_requests_total", outcome="CIRCUIT_OPEN") == 1
+            assert (metric("gateway_upstream_breaker_state"), await breaker_in_readyz()) == (2, "opened")
+        finally:
+            payments_sim.resume_listening()
+
+        # The provider is back; the breaker lets a probe through once its ttl has passed, and closes on its answer.
+        breaker_clock.advance(61)
+        retried = await api.gql(START, start("breaker-3"), citizen=ANNA)  # the same key, as the error invites
+        assert "errors" not in retried and retried["data"]["startPayment"]["payment"]["status"] == "CREATED"
+        assert (await sim(payments_sim, "GET", "/admin/stats"))["calls"].get("POST /v1/payments") == 1
+        assert metric("gateway_upstream_requests_total", outcome="ok") == 1
+        assert metric("gateway_upstream_requests_total", outcome="TRANSPORT") == 2
+        assert (metric("gateway_upstream_breaker_state"), await breaker_in_readyz()) == (0, "closed")

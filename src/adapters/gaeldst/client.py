@@ -8,9 +8,9 @@ ever leave the process: never a CPR number, and never an identifier in a URL.
 Resilience, outermost first:
 
 * a per-reference in-memory TTL cache (a cache only: failures are never cached, stale entries never served);
-* a circuit breaker (``purgatory``'s async in-memory breaker) around the whole upstream call, so a dead
-  upstream costs nothing while the breaker is open; after ``breaker_ttl_seconds`` one probe is let
-  through (half-open) and a success closes the breaker again;
+* a circuit breaker (``adapters.breaker``: ``purgatory``'s async in-memory breaker, per process) around the
+  whole upstream call, so a dead upstream costs nothing while the breaker is open; after
+  ``breaker_ttl_seconds`` one probe is let through (half-open) and a success closes the breaker again;
 * retries on timeouts, transport errors and HTTP 500/502/503/504 with full-jitter exponential backoff,
   capped by ``total_timeout_seconds`` and by a retry budget (retries at most ``retry_budget_ratio`` of
   the calls in a sliding window, plus a small floor) so an upstream that is down is not hammered.
@@ -40,12 +40,11 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import structlog
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
-from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from adapters.breaker import CircuitBreaker, CircuitOpen
 
 if TYPE_CHECKING:
     from gateway.usecases.ports import UpstreamObserver
@@ -282,13 +281,12 @@ class GaeldstClient:
             config.retry_budget_window_seconds,
             clock=clock,
         )
-        self._breakers = AsyncCircuitBreakerFactory(
-            default_threshold=config.breaker_threshold, default_ttl=config.breaker_ttl_seconds
+        self._breaker = CircuitBreaker(
+            _BREAKER_NAME,
+            threshold=config.breaker_threshold,
+            ttl_seconds=config.breaker_ttl_seconds,
+            on_state=config.observer.breaker if config.observer is not None else None,
         )
-        self._breaker: AsyncCircuitBreaker | None = None
-        # purgatory lets every request through while half-open; we allow a single probe at a time and
-        # fail the others fast, so a recovering upstream is not hit by a burst.
-        self._probe_in_flight = False
         self._calls = 0
         self._references_requested = 0
         self._cache_hits = 0
@@ -332,7 +330,6 @@ class GaeldstClient:
         try:
             fetched = await self._guarded_fetch(missing)
         except GaeldstUnavailable as exc:
-            self._observe_breaker()
             self._failures += 1
             self._failures_by_reason[exc.reason] = self._failures_by_reason.get(exc.reason, 0) + 1
             log.warning(
@@ -343,7 +340,6 @@ class GaeldstClient:
                 breaker_state=self.breaker_state,
             )
             raise
-        self._observe_breaker()
         self._store(fetched)
         result.update(fetched)
         return {ref: result[ref] for ref in wanted}
@@ -355,7 +351,7 @@ class GaeldstClient:
 
     @property
     def breaker_state(self) -> str:
-        return "closed" if self._breaker is None else self._breaker.context.state
+        return self._breaker.state
 
     @property
     def stats(self) -> GaeldstStats:
@@ -392,10 +388,6 @@ class GaeldstClient:
 
     # ------------------------------------------------------------------ internals
 
-    def _observe_breaker(self) -> None:
-        if self.config.observer is not None:
-            self.config.observer.breaker(self.breaker_state)
-
     def _observe(self, outcome: str, started: float | None) -> None:
         if self.config.observer is not None:
             self.config.observer.request(outcome, None if started is None else time.perf_counter() - started)
@@ -416,29 +408,11 @@ class GaeldstClient:
             self._cache.pop(ref, None)
             self._cache[ref] = (expires, value)
 
-    async def _get_breaker(self) -> AsyncCircuitBreaker:
-        if self._breaker is None:
-            self._breaker = await self._breakers.get_breaker(_BREAKER_NAME)
-        return self._breaker
-
     async def _guarded_fetch(self, references: list[str]) -> dict[str, ClaimCollection]:
-        breaker = await self._get_breaker()
-        # No await between this check and entering the breaker, so the probe decision is atomic.
-        probing = breaker.context.state != "closed"
-        if probing and self._probe_in_flight:
-            self._short_circuited += 1
-            self._observe("CIRCUIT_OPEN", None)
-            raise GaeldstUnavailable("CIRCUIT_OPEN")
         try:
-            async with breaker:
-                if probing:
-                    self._probe_in_flight = True
-                try:
-                    return await self._fetch_with_retries(references, probe=probing)
-                finally:
-                    if probing:
-                        self._probe_in_flight = False
-        except OpenedState:
+            async with self._breaker.guard() as probing:
+                return await self._fetch_with_retries(references, probe=probing)
+        except CircuitOpen:
             self._short_circuited += 1
             self._observe("CIRCUIT_OPEN", None)
             raise GaeldstUnavailable("CIRCUIT_OPEN") from None

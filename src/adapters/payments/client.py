@@ -30,6 +30,10 @@ Rules the caller must know:
   the same idempotency key is safe. An answer that is JSON but breaks the contract (checked by strict
   pydantic models: a float or a string where øre are due, an unknown state, ...) is its subclass
   :class:`MalformedResponse`, whose message and log line name the fields, never their values.
+* :class:`PaymentsCircuitOpen` (a :class:`PaymentsUnavailable`): the client's circuit breaker is open, so
+  the call was not made at all. After ``breaker_threshold`` consecutive failed calls (unavailable, as above;
+  a refusal is an answer and counts as a success) the breaker refuses every call for ``breaker_ttl_seconds``,
+  then lets one probe through; its success closes the breaker (``adapters.breaker``, per process).
 * :class:`PaymentsRejected`: any other 4xx, with the provider's error ``code`` (e.g. ``NOT_FOUND``,
   ``INVALID_STATE``, ``AGREEMENT_STOPPED``, ``VALIDATION_FAILED``; for charges also ``AGREEMENT_NOT_ACTIVE``,
   ``DUE_TOO_SOON``, ``INVALID_AMOUNT``, ``DUPLICATE_REFERENCE``) and, for a bulk request, the ``index`` of
@@ -53,6 +57,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidato
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from adapters.breaker import CircuitBreaker, CircuitOpen
 from gateway.domain.cpr import looks_like_cpr
 from gateway.usecases.ports import ProviderRejected, ProviderUnavailable, UpstreamObserver
 
@@ -87,6 +92,10 @@ class PaymentsUnavailable(ProviderUnavailable):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class PaymentsCircuitOpen(PaymentsUnavailable):
+    """The client's circuit breaker is open: the call was not made (the provider failed too often lately)."""
 
 
 class PaymentsRejected(ProviderRejected):
@@ -482,8 +491,18 @@ class PaymentsClient:
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
         observer: UpstreamObserver | None = None,
+        breaker_threshold: int = 5,
+        breaker_ttl_seconds: float = 15.0,
     ) -> None:
-        self._observer = observer  # told each call's outcome and latency (metrics)
+        self._observer = observer  # told each call's outcome and latency, and the breaker's state (metrics)
+        # Per process, in memory (see adapters.breaker): with several gateway processes each one opens its own.
+        self._breaker = CircuitBreaker(
+            "payments",
+            threshold=breaker_threshold,
+            ttl_seconds=breaker_ttl_seconds,
+            exclude=[PaymentsRejected],  # the provider answered: it is up
+            on_state=observer.breaker if observer is not None else None,
+        )
         headers = {"Accept": "application/json", "User-Agent": "betalingsoverblik-gateway/payments"}
         if api_key is not None:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -507,6 +526,11 @@ class PaymentsClient:
     def http(self) -> httpx.AsyncClient:
         """The HTTP client (for the composition root's tracing instrumentation)."""
         return self._http
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker in front of every call (its ``state`` for /readyz)."""
+        return self._breaker
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -654,6 +678,18 @@ class PaymentsClient:
         return await self._request("POST", path, json=body, headers=headers)
 
     async def _request(self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        try:
+            async with self._breaker.guard():
+                return await self._observed(method, path, json=json, headers=headers)
+        except CircuitOpen:
+            if self._observer is not None:
+                self._observer.request("CIRCUIT_OPEN", None)
+            log.warning("payments.circuit_open", method=method, breaker_state=self._breaker.state)
+            raise PaymentsCircuitOpen("payment provider not asked: its circuit breaker is open") from None
+
+    async def _observed(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
         if self._observer is None:
             return await self._request_once(method, path, json=json, headers=headers)
         started = time.perf_counter()

@@ -279,7 +279,7 @@ class UpstreamObserver(Protocol):
 
 
 class ProviderUnavailable(Exception):
-    """The payment provider could not be reached or answered nonsense (retry later, same key)."""
+    """The payment provider could not be reached, answered nonsense, or its breaker is open (retry later, same key)."""
 
 
 class ProviderRejected(Exception):
