@@ -6,6 +6,7 @@ in Danish (English by a switch), on the public GraphQL API only (``web.api``).
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable
@@ -86,6 +87,8 @@ class WebApp:
     def __init__(self, settings: Settings, api: Api, dev_tokens: DevTokens | None, secret: str) -> None:
         self.settings = settings
         self.api = api
+        # Open live status streams by session (a hash of its CSRF secret), in this process (pages.payment_status_events).
+        self.live_streams: collections.Counter[str] = collections.Counter()
         self.dev_tokens = dev_tokens
         config = oidc.OidcConfig.from_settings(settings)
         self.oidc = oidc.OidcSignIn(config, secret, self.sign_in_failed) if config is not None else None
@@ -230,6 +233,8 @@ def _guarded(web: WebApp, handler: Handler, *, signed_in: bool = True, come_back
             session.end(request)
             return _sign_in_first(request, expired=True, come_back=come_back)
         except ApiError as exc:
+            if exc.code == "RATE_LIMITED":
+                return web.render(request, "error.html", {"rate_limited": True}, status=429)
             log.warning("web_api_error", code=exc.code, path=request.url.path)
             return web.render(request, "error.html", status=502)
 
@@ -304,11 +309,20 @@ def create_web_app(settings: Settings, api: Api, *, dev_tokens: DevTokens | None
     async def not_found(request: Request, _: Exception) -> Response:
         return web.render(request, "not_found.html", status=404)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        """A request the page cannot serve, as a page: a refusal of the API's (its message, translated), or one of
+        Starlette's (a form with too many fields or files: said in words, not in Starlette's English)."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return await not_found(request, exc)
+        message = exc.detail if isinstance(exc, pages.Refused) else None
+        return web.render(request, "refused.html", {"message": message}, status=exc.status_code)
+
     cookies = session.SessionCookies(secret, development=settings.is_development)
     middleware = [
         Middleware(PageHeaders, form_targets=f"{_origin(settings.payments_url)} https:"),
         Middleware(session.SessionMiddleware, cookies=cookies),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found})
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: refused})
     app.state.web = web
     return app

@@ -294,12 +294,26 @@ ENGLISH: Final[dict[str, str]] = {
         "Collection Agency."
     ),
     "Afdelinger, der sender regninger": "Departments that send bills",
-    "Her kan du se, hvornår du selv, Betalingskontorets sagsbehandlere og systemet har set eller ændret dine oplysninger.": (
-        "Here you can see when you, the Payments Office's caseworkers and the system looked at or changed your "
-        "information."
+    "Her kan du se, hvornår Betalingskontorets sagsbehandlere har set dine oplysninger, og hvad de har gjort på dine vegne. Det, du selv gør her på siden, står under dine betalinger, afdragsordninger og tilmeldinger.": (
+        "Here you can see when the Payments Office's caseworkers looked at your data and what they did on your "
+        "behalf. What you do yourself on this site is listed under your payments, installment plans and enrolments."
     ),
     "Ingen har set dine data endnu.": "Nobody has looked at your data yet.",
     "registreringer, nyeste først": "entries, newest first",
+    "registrering, nyeste først": "entry, newest first",
+    "Aftalen er aktiv, så snart MobilePay har bekræftet den over for os. Det tager normalt kun et øjeblik; opdater siden for at se status.": (
+        "The agreement is active as soon as MobilePay has confirmed it to us. That normally takes only a moment; "
+        "refresh the page to see its status."
+    ),
+    "Det kunne ikke lade sig gøre": "That could not be done",
+    "Siden kunne ikke behandle det, du sendte. Gå tilbage, og prøv igen.": (
+        "The page could not handle what you sent. Go back and try again."
+    ),
+    "For mange forespørgsler": "Too many requests",
+    "Du har hentet mange sider på kort tid. Vent et øjeblik, og prøv igen.": (
+        "You have opened many pages in a short time. Wait a moment and try again."
+    ),
+    "Begrundelsen må højst være 2.000 tegn.": "The reason can be at most 2,000 characters.",
     "Tidspunkt": "Time",
     "Hvem": "Who",
     "Hvad": "What",

@@ -10,9 +10,12 @@ shown, so submitting it twice (a double click, the back button) does the thing o
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import secrets
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlencode
 
 import structlog
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -56,9 +59,18 @@ _CODE_FIELDS: Final = {
     "TERMS_VERSION_OUTDATED": "betingelser",
 }
 DAYS_OF_MONTH: Final = tuple(range(1, 29))
+# The longest reason for an individual assessment (the API's bound; the form's maxlength).
+MAX_REASON_LENGTH: Final = 2000
 # A bound on how many ticked claims one request is read for (more than any citizen has).
 MAX_TICKED: Final = 100
 DEFAULT_DAY: Final = 1
+
+
+class Refused(HTTPException):
+    """The API refused what the citizen asked for, with no form to show it on: a page with its message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, message)
 
 
 def field_errors(errors: list[UserError]) -> dict[str, str]:
@@ -71,13 +83,17 @@ def field_errors(errors: list[UserError]) -> dict[str, str]:
     return out
 
 
+# An idempotency key the page made (``new_key``): URL-safe, so the provider's return URL may carry it.
+_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def new_key() -> str:
     return secrets.token_urlsafe(18)
 
 
 def _key(form: FormData) -> str:
     value = form.get("noegle")
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else new_key()
+    return value if isinstance(value, str) and _KEY.fullmatch(value) else new_key()
 
 
 def _ids(values: list[Any]) -> list[str]:
@@ -151,7 +167,7 @@ async def start_payment(web: WebApp, request: Request) -> Response:
             "input": {
                 "claimIds": selected,
                 "method": method,
-                "returnUrl": _return_url(web, "/betaling/retur"),
+                "returnUrl": _return_url(web, "/betaling/retur?" + urlencode({"noegle": key})),
                 "idempotencyKey": key,
             }
         },
@@ -160,7 +176,7 @@ async def start_payment(web: WebApp, request: Request) -> Response:
     if problems := user_errors(payload):
         return await _render_pay(web, request, selected, str(method), field_errors(problems), 400)
     payment = payload["payment"]
-    session.remember_payment(request, payment["id"])
+    session.remember_payment(request, key, payment["id"])
     if payment["status"] == "CREATED" and payment["redirectUrl"]:
         return RedirectResponse(payment["redirectUrl"], status_code=303)
     return RedirectResponse(f"/betalinger/{payment['id']}", status_code=303)
@@ -168,7 +184,7 @@ async def start_payment(web: WebApp, request: Request) -> Response:
 
 async def payment_return(web: WebApp, request: Request) -> Response:
     """Where the provider sends the citizen back: the payment this session sent them to pay."""
-    payment_id = session.current(request).payment_id
+    payment_id = session.returned_payment(request, request.query_params.get("noegle"))
     return RedirectResponse(f"/betalinger/{payment_id}" if payment_id else "/betalinger", status_code=303)
 
 
@@ -185,21 +201,32 @@ async def payment_page(web: WebApp, request: Request) -> Response:
 LIVE_PAYMENT_STATUSES: Final = ("CREATED", "AUTHORIZED")
 # Seconds between the live status's keep-alive comments (proxies close a connection that says nothing).
 LIVE_PING_SECONDS: Final = 15
+# Live status streams one session may have open at once in one gateway process (each holds a subscription to the
+# API): a few tabs' worth. Counted per process, as a guard of that process's resources, not a quota; a further
+# stream ends at once with the reason ``too-many`` (the page keeps its refresh link).
+LIVE_STREAMS_PER_SESSION: Final = 5
 
 
 async def payment_status_events(web: WebApp, request: Request) -> Response:
     """The payment's status, live, as Server-Sent Events for the payment page's script: the API's
     ``paymentUpdated`` subscription (``WebPaymentUpdated``), subscribed with the session's token on the browser's
     behalf, relayed event by event. Each ``status`` event carries the status, its label and the page's status
-    notice rendered again; one ``end`` event (``reason``: ``complete``, ``not-found``, ``signed-out`` or
-    ``unavailable``) tells the script to stop listening. A payment that is not the citizen's gets ``not-found``,
-    as the API answers it."""
-    token = session.current(request).token
+    notice rendered again; one ``end`` event (``reason``: ``complete``, ``not-found``, ``signed-out``,
+    ``unavailable`` or ``too-many``) tells the script to stop listening. A payment that is not the citizen's gets
+    ``not-found``, as the API answers it."""
+    current = session.current(request)
+    token = current.token
     assert token is not None  # the route requires a signed-in session
     language = i18n.language_of(request)
     payment_id = request.path_params["id"]
+    # The session, by a hash of its CSRF secret (a new one at every sign-in; two sessions may hold the same token).
+    viewer = hashlib.sha256(current.csrf.encode()).hexdigest()
 
     async def events() -> AsyncIterator[ServerSentEvent]:
+        if web.live_streams[viewer] >= LIVE_STREAMS_PER_SESSION:
+            yield ServerSentEvent(data=json.dumps({"reason": "too-many"}), event="end")
+            return
+        web.live_streams[viewer] += 1
         reason = "complete"
         updates = web.api.subscribe("WebPaymentUpdated", {"id": payment_id}, token=token, language=language)
         try:
@@ -226,6 +253,10 @@ async def payment_status_events(web: WebApp, request: Request) -> Response:
             else:
                 log.warning("web_live_status_ended", code=exc.code)
                 reason = "unavailable"
+        finally:
+            web.live_streams[viewer] -= 1
+            if web.live_streams[viewer] <= 0:
+                del web.live_streams[viewer]
         yield ServerSentEvent(data=json.dumps({"reason": reason}), event="end")
 
     return EventSourceResponse(events(), ping=LIVE_PING_SECONDS, headers={"Cache-Control": "no-store"})
@@ -327,6 +358,9 @@ async def create_plan(web: WebApp, request: Request) -> Response:
         errors["betingelser"] = "Du skal acceptere betingelserne for at oprette afdragsordningen."
     if assessment and not reason:
         errors["begrundelse"] = "Skriv, hvorfor du har brug for en længere afdragsordning."
+    elif len(reason) > MAX_REASON_LENGTH:  # the field's maxlength, which a browser may not enforce
+        errors["begrundelse"] = "Begrundelsen må højst være 2.000 tegn."
+        answers["begrundelse"] = reason[:MAX_REASON_LENGTH]
     if errors:
         return await _render_plan(web, request, selected, amount, day, errors, answers, 400)
     result = await web.query(
@@ -430,7 +464,7 @@ async def automatic_page(web: WebApp, request: Request) -> Response:
         "automatic.html",
         {
             "methods": me["paymentMethods"]["nodes"],
-            "enrolled": request.query_params.get("tilmeldt") == "1",
+            "enrolled": request.query_params.get("tilmeldt"),
         },
     )
 
@@ -517,11 +551,13 @@ async def enrol(web: WebApp, request: Request) -> Response:
     method = payload["paymentMethod"]
     if method["status"] == "PENDING" and method["confirmationUrl"]:
         return RedirectResponse(method["confirmationUrl"], status_code=303)
-    return RedirectResponse("/automatisk-betaling?tilmeldt=1", status_code=303)
+    done = "mobilepay" if kind == "MOBILEPAY_SUBSCRIPTION" else "betalingsservice"
+    return RedirectResponse(f"/automatisk-betaling?tilmeldt={done}", status_code=303)
 
 
 async def enrol_return(web: WebApp, request: Request) -> Response:
-    return RedirectResponse("/automatisk-betaling?tilmeldt=1", status_code=303)
+    """Where MobilePay sends the citizen back after confirming (or not) the subscription."""
+    return RedirectResponse("/automatisk-betaling?tilmeldt=mobilepay", status_code=303)
 
 
 async def stop_automatic(web: WebApp, request: Request) -> Response:
@@ -532,7 +568,7 @@ async def stop_automatic(web: WebApp, request: Request) -> Response:
         {"input": {"paymentMethodId": request.path_params["id"], "idempotencyKey": _key(form)}},
     )
     if problems := user_errors(result.data["stopAutomaticPayment"]):
-        raise HTTPException(400, problems[0].message)
+        raise Refused(problems[0].message)
     return RedirectResponse("/automatisk-betaling", status_code=303)
 
 
@@ -552,5 +588,10 @@ async def contacts_page(web: WebApp, request: Request) -> Response:
 async def access_log_page(web: WebApp, request: Request) -> Response:
     after = request.query_params.get("efter") or None
     result = await web.query(request, "WebAccessLog", {"after": after})
-    log = result.data["me"]["accessLog"]
+    me = result.data.get("me")
+    if after is not None and (me is None or "BAD_USER_INPUT" in result.codes()):
+        raise HTTPException(404)  # not a page of the log (a cursor the page did not make)
+    if me is None:
+        raise ApiError(next(iter(result.codes()), "INTERNAL"))
+    log = me["accessLog"]
     return web.render(request, "access_log.html", {"log": log, "first_page": after is None})

@@ -73,6 +73,10 @@ class Session:
     expires_at: int | None = None  # the token's expiry, seconds since the epoch
     name: str | None = None
     payment_id: str | None = None  # the payment the citizen was last sent to the provider for
+    # The last few payments sent to the provider, by the idempotency key of the form that started each: the
+    # provider's return URL names the key, so coming back leads to that payment even when another one was started
+    # in the meantime (a second tab).
+    payments: dict[str, str] = field(default_factory=dict)
     expired: bool = False  # this request found a signed-in session whose token had run out
     dirty: bool = False  # the cookie must be written
 
@@ -93,6 +97,7 @@ class Session:
             "exp": self.expires_at,
             "name": self.name,
             "pay": self.payment_id,
+            "pays": list(self.payments.items()),
         }
 
     @classmethod
@@ -102,13 +107,19 @@ class Session:
         token, exp = data.get("token"), data.get("exp")
         if token is not None and not (isinstance(token, str) and isinstance(exp, int)):
             return None
-        name, pay = data.get("name"), data.get("pay")
+        name, pay, pays = data.get("name"), data.get("pay"), data.get("pays")
+        payments = {
+            key: pid
+            for key, pid in (p for p in (pays if isinstance(pays, list) else []) if isinstance(p, list) and len(p) == 2)
+            if isinstance(key, str) and isinstance(pid, str)
+        }
         return cls(
             csrf=data["csrf"],
             token=token,
             expires_at=exp,
             name=name if isinstance(name, str) else None,
             payment_id=pay if isinstance(pay, str) else None,
+            payments=payments,
         )
 
 
@@ -200,11 +211,26 @@ def end(request: HTTPConnection) -> Session:
     return session
 
 
-def remember_payment(request: HTTPConnection, payment_id: str) -> None:
-    """The payment the citizen is sent to the provider for: where ``/betaling/retur`` leads back to."""
+# How many payments the session remembers for the provider's return (a few tabs' worth; the cookie stays small).
+REMEMBERED_PAYMENTS: Final = 5
+
+
+def remember_payment(request: HTTPConnection, key: str, payment_id: str) -> None:
+    """The payment the citizen is sent to the provider for, by its form's idempotency key: where
+    ``/betaling/retur?noegle=<key>`` leads back to."""
     s = current(request)
     s.payment_id = payment_id
+    s.payments.pop(key, None)
+    s.payments[key] = payment_id
+    while len(s.payments) > REMEMBERED_PAYMENTS:
+        del s.payments[next(iter(s.payments))]
     s.dirty = True
+
+
+def returned_payment(request: HTTPConnection, key: str | None) -> str | None:
+    """The payment the provider sends the citizen back from: the one started with ``key``, else the last one."""
+    s = current(request)
+    return (s.payments.get(key) if key else None) or s.payment_id
 
 
 def cookie_secure(request: HTTPConnection) -> bool:

@@ -158,6 +158,24 @@ async def test_a_reason_goes_with_a_request_for_an_assessment_only(api: Api) -> 
         )
     )["data"]["createInstallmentPlan"]
     assert codes(too_long["userErrors"]) == ["INVALID_INPUT"] and too_long["plan"] is None
+    # A control character (a NUL: PostgreSQL cannot store it in text, and a page would carry it into its HTML).
+    nul = (
+        await api.gql(
+            CREATE,
+            {
+                "input": base
+                | {
+                    "monthlyAmount": "350",
+                    "requestAssessment": True,
+                    "assessmentReason": "Syg\u0000",
+                    "idempotencyKey": key("r-nul"),
+                }
+            },
+            citizen=DAVID,
+        )
+    )["data"]["createInstallmentPlan"]
+    assert [(e["code"], e["field"]) for e in nul["userErrors"]] == [("INVALID_INPUT", ["input", "assessmentReason"])]
+    assert nul["plan"] is None
     plan = await ask_for_a_long_plan(api, "r3")
     assert plan["assessment"] == {
         "reason": "Lav indkomst i et år",
@@ -211,6 +229,7 @@ async def test_a_rejection_frees_the_claims_and_tells_the_citizen_why(api: Api) 
         ({"note": "nej", "messageToCitizen": "  "}, "MESSAGE_TO_CITIZEN_REQUIRED", ["input", "messageToCitizen"]),
         ({"note": "", "messageToCitizen": "Begrundelse"}, "INVALID_INPUT", ["input", "note"]),
         ({"note": "nej", "messageToCitizen": "x" * 2001}, "INVALID_INPUT", ["input", "messageToCitizen"]),
+        ({"note": "nej\x07", "messageToCitizen": "Begrundelse"}, "INVALID_INPUT", ["input", "note"]),
     ):
         refused = await decide(
             api,

@@ -122,6 +122,9 @@ def test_unknown_versions_have_no_text() -> None:
         ("x" * (MAX_PURPOSE_LENGTH + 1), UserErrorCode.PURPOSE_TOO_LONG),
         ("x" * MAX_PURPOSE_LENGTH, None),
         ("Borger ringede om afdragsordning", None),
+        ("Borger ringede\nom afdragsordning\t(2. gang)", None),
+        ("Borger\x00ringede", UserErrorCode.INVALID_INPUT),
+        ("Borger\x1bringede", UserErrorCode.INVALID_INPUT),
     ],
 )
 def test_a_purpose_is_required_and_bounded(purpose: str, problem: UserErrorCode | None) -> None:

@@ -300,7 +300,8 @@ async def test_automatic_payment_by_mobilepay_with_a_chosen_account(page: Any, s
     # MobilePay's confirmation (the simulator): approve, and back.
     await expect(page).to_have_url(re.compile(re.escape(site.payments.url) + r"/agreements/.+/confirm"))
     await page.get_by_role("button", name="Godkend").click()
-    await expect(page).to_have_url(re.compile(r"/automatisk-betaling\?tilmeldt=1"))
+    await expect(page).to_have_url(re.compile(r"/automatisk-betaling\?tilmeldt=mobilepay"))
+    await expect(page.get_by_role("status")).to_contain_text("så snart MobilePay har bekræftet den")
     await until_text(page, "Aktiv", refresh_link="Automatisk betaling")
     await expect(page.locator("main")).to_contain_text("Budgetkonto")
     await axe_check(page, "automatic payment")

@@ -151,3 +151,57 @@ async def test_a_page_served_apart_from_the_api_follows_it_over_a_websocket(site
         apart.stop()
     assert [data.get("status") for _, data in seen][-2:] == ["CAPTURED", None]
     assert seen[-1] == ("end", {"reason": "complete"})
+
+
+async def _start_by_form(client: httpx.AsyncClient, claim_id: str, key: str) -> str:
+    """Anna starts a card payment on "Betal nu" (the form, with its idempotency key); the checkout's URL."""
+    page = await client.get("/betal", params={"krav": claim_id})
+    match = CSRF_RE.search(page.text)
+    assert match
+    data = {"csrf_token": match.group(1), "krav": claim_id, "metode": "CARD", "noegle": key}
+    started = await client.post("/betal", data=data)
+    assert started.status_code == 303, started.text
+    return started.headers["location"]
+
+
+async def test_coming_back_from_the_checkout_leads_to_the_payment_paid_there(site: Site) -> None:
+    """Two payments started in one session (two tabs): the provider's return leads to the one approved."""
+    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
+    by_ref = {c["reference"]: c["id"] for c in claims["data"]["me"]["claims"]["nodes"]}
+    async with signed_in(site.url, ANNA) as client:
+        tax_checkout = await _start_by_form(client, by_ref["RK-EJD-2025-1187"], "fane-en")
+        await _start_by_form(client, by_ref["RK-DAG-2025-0412"], "fane-to")
+        approved = await click(site.client, tax_checkout, "Godkend")
+        back = httpx.URL(approved.headers["location"])
+        assert back.path == "/betaling/retur" and back.params["noegle"] == "fane-en"
+        payment = await client.get(back.raw_path.decode())
+        assert payment.status_code == 303
+        page = await client.get(payment.headers["location"])
+        assert "4.474,25" in page.text  # the property tax's payment, not the daycare's started after it
+        # Until it is captured (the provider's webhook): nothing of this test is still writing when it ends.
+        followed = await stream_of(client, payment.headers["location"] + "/status")
+        assert followed[-2][1]["status"] == "CAPTURED" and followed[-1] == ("end", {"reason": "complete"})
+
+
+async def test_a_session_has_at_most_five_live_streams_in_a_process(site: Site) -> None:
+    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
+    tax = next(c["id"] for c in claims["data"]["me"]["claims"]["nodes"] if c["reference"] == "RK-EJD-2025-1187")
+    async with signed_in(site.url, ANNA) as client, contextlib.AsyncExitStack() as streams:
+        checkout = await _start_by_form(client, tax, "fem-strømme")
+        assert "/checkout/" in checkout
+        payments = await site.gql("{ me { payments(first: 10) { nodes { id status } } } }", citizen=ANNA)
+        [payment] = payments["data"]["me"]["payments"]["nodes"]
+        assert payment["status"] == "CREATED"
+        path = f"/betalinger/{payment['id']}/status"
+        open_streams = []  # kept: a stream's reader that is dropped closes its connection
+        async with asyncio.timeout(WAIT_SECONDS):
+            for _ in range(5):
+                response = await streams.enter_async_context(client.stream("GET", path))
+                open_streams.append(events(response))
+                name, data = await anext(open_streams[-1])
+                assert (name, data["status"]) == ("status", "CREATED")
+            assert await stream_of(client, path) == [("end", {"reason": "too-many"})]
+        # The other session's streams are its own.
+        async with signed_in(site.url, ANNA) as other, asyncio.timeout(WAIT_SECONDS), other.stream("GET", path) as r:
+            name, data = await anext(events(r))
+            assert (name, data["status"]) == ("status", "CREATED")

@@ -359,3 +359,62 @@ async def test_signing_in_never_leads_to_another_site(browser: Browser) -> None:
 async def test_the_live_status_is_not_where_a_sign_in_comes_back_to(browser: Browser) -> None:
     response = await browser.get("/betalinger/UGF5bWVudDox/status")
     assert response.headers["location"] == "/log-ind"
+
+
+async def test_an_access_log_cursor_the_page_did_not_make_is_a_404_page(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    for cursor in ("x", "A" * 10_000):
+        page = await browser.get("/indsigt", params={"efter": cursor})
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Siden findes ikke" in page.text
+
+
+async def test_a_refusal_with_no_form_to_show_it_on_is_a_page(browser: Browser) -> None:
+    await browser.sign_in(ANNA)
+    stop = await browser.post_form("/automatisk-betaling/ikke-en-tilmelding/stop", {}, csrf_from="/")
+    assert stop.status_code == 400
+    assert stop.headers["content-type"].startswith("text/html")
+    assert "Det kunne ikke lade sig gøre" in stop.text and "Content-Security-Policy" in stop.headers
+    # Starlette's own refusal (a form with more fields than it reads) in words, not in its English.
+    csrf = await browser.csrf("/")
+    crowded = await browser.client.post("/log-ud", data={"csrf_token": csrf, **{f"f{i}": "x" for i in range(1200)}})
+    assert crowded.status_code == 400
+    assert "Siden kunne ikke behandle det, du sendte." in crowded.text
+    assert "Too many" not in crowded.text
+
+
+async def test_an_assessment_reason_over_2000_characters_is_refused_next_to_its_field(browser: Browser) -> None:
+    await browser.sign_in(DAVID)
+    claims = await browser.get("/afdragsordning")
+    ticked = re.findall(r'<input type="checkbox" name="krav" value="([^"]+)"', claims.text)
+    assert ticked
+    response = await browser.post_form(
+        "/afdragsordning",
+        {
+            "krav": ticked,
+            "beloeb": "350",
+            "dag": "1",
+            "vurdering": "ja",
+            "begrundelse": "Syg " * 1000,
+            "betingelser": "ja",
+        },
+        csrf_from="/",
+    )
+    assert response.status_code == 400
+    assert 'id="begrundelse-error"' in response.text
+    assert "Begrundelsen må højst være 2.000 tegn." in response.text
+
+
+async def test_over_the_rate_limit_the_page_says_to_wait(migrated: str, gaeldst_sim: ThreadedServer) -> None:
+    async with build_api(
+        migrated, gaeldst_sim, rate_limit_citizen_burst=2, rate_limit_citizen_per_second=0.001
+    ) as limited:
+        transport = httpx.ASGITransport(app=limited.app, client=("127.0.0.1", 50001))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            browser = Browser(client)
+            await browser.sign_in(ANNA)
+            statuses = [(await browser.get("/")).status_code for _ in range(4)]
+            assert statuses[:2] == [200, 200] and statuses[2:] == [429, 429]
+            page = await browser.get("/")
+            assert "For mange forespørgsler" in page.text and "Vent et øjeblik" in page.text

@@ -15,6 +15,7 @@ from typing import Final
 from gateway.domain.cpr import redact
 from gateway.domain.errors import UserErrorCode
 from gateway.domain.i18n import Language, translate
+from gateway.domain.text import has_control_characters
 
 MAX_PURPOSE_LENGTH: Final = 500
 """Characters of a purpose: a sentence or two ("Borger ringede; ønsker afdragsordning på daginstitution")."""
@@ -47,6 +48,8 @@ def purpose_problem(purpose: str) -> UserErrorCode | None:
         return UserErrorCode.PURPOSE_REQUIRED
     if len(text) > MAX_PURPOSE_LENGTH:
         return UserErrorCode.PURPOSE_TOO_LONG
+    if has_control_characters(text):
+        return UserErrorCode.INVALID_INPUT
     return None
 
 

@@ -118,7 +118,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "NOTHING_TO_PAY": ("Der er intet at betale.", "There is nothing to pay."),
     "INVALID_AMOUNT": (
-        'Beløbet er ugyldigt. Angiv kroner med højst to decimaler, f.eks. "350.00".',
+        'Beløbet er ugyldigt. Angiv kroner med højst to decimaler, f.eks. "350,00".',
         'The amount is not valid. Give kroner with at most two decimals, e.g. "350.00".',
     ),
     "AMOUNT_EXCEEDS_OUTSTANDING": (

@@ -30,6 +30,7 @@ from gateway.domain.plans import (
     evaluate_plan,
 )
 from gateway.domain.terms import CURRENT_TERMS_VERSION
+from gateway.domain.text import has_control_characters
 from gateway.usecases.access import log_acting
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
@@ -102,7 +103,9 @@ def _text_problem(text: str | None, field: str, *, required: bool) -> Problems:
             return []
         code = UserErrorCode.MESSAGE_TO_CITIZEN_REQUIRED if field == "messageToCitizen" else UserErrorCode.INVALID_INPUT
         return [(code, ["input", field])]
-    return [(UserErrorCode.INVALID_INPUT, ["input", field])] if len(text) > MAX_NOTE_LENGTH else []
+    if len(text) > MAX_NOTE_LENGTH or has_control_characters(text):
+        return [(UserErrorCode.INVALID_INPUT, ["input", field])]
+    return []
 
 
 def _parse_amount(monthly_amount: str) -> int | None:
