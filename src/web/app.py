@@ -87,7 +87,8 @@ class WebApp:
     def __init__(self, settings: Settings, api: Api, dev_tokens: DevTokens | None, secret: str) -> None:
         self.settings = settings
         self.api = api
-        # Open live status streams by session (a hash of its CSRF secret), in this process (pages.payment_status_events).
+        # Open live status streams by session (a hash of its CSRF secret), in this process
+        # (pages.payment_status_events).
         self.live_streams: collections.Counter[str] = collections.Counter()
         self.dev_tokens = dev_tokens
         config = oidc.OidcConfig.from_settings(settings)
