@@ -260,10 +260,11 @@ caseworker's token; one `gateway serve` process; {REQUESTS} sequential requests 
 | `workQueue(queue: MISSED_INSTALLMENTS, first: 50)`, each item's citizen, plan, installment, draw | {q_sql} \
 | {q_bytes:,} bytes | {queue.median_ms:.0f} ms | {queue.p95_ms:.0f} ms |
 
-Each is one request; the figures are computed by aggregate SQL in the database (GROUP BY over the ledger entries,
-a window function over the plans' installments), so the gateway's memory holds group rows and one page, never the
-ledger. The queue's statements: the page, its `totalCount`, the access-log write (the citizens shown), and one
-batched read per relation; the portfolio's: one per part and one for the departments.
+Each is one request; the figures are computed by aggregate SQL in the database (GROUP BY over the claims'
+balances, which triggers keep as the sums of their entries, and a window function over the plans' installments),
+so the gateway's memory holds group rows and one page, never the ledger. The queue's statements: the page, its
+`totalCount`, the access-log write (the citizens shown), and one batched read per relation; the portfolio's: one
+per part and one for the departments.
 """
 
 

@@ -166,6 +166,18 @@ class LedgerEntry(Base):
     )
 
 
+class ClaimBalance(Base):
+    """A claim's outstanding amount: the sum of its ledger entries, kept by the database itself. Triggers on
+    ``ledger_entries`` (migration 0007: row triggers on SQLite, statement triggers with transition tables on
+    PostgreSQL) add every insert, update and delete of an entry to its claim's row in the same statement, so it
+    is never behind the entries, whoever writes them (the importer, payments, draws, a test). The caseworkers'
+    portfolio sums these instead of the whole ledger (issue 12). A claim that never had an entry has no row."""
+
+    __tablename__ = "claim_balances"
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), primary_key=True)
+    outstanding_oere: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class InstallmentPlan(Base):
     """afdragsordning"""
 

@@ -23,7 +23,6 @@ from adapters.ledger.queries import CitizenRow, paid_into_plans_select
 
 _citizens = m.table(m.Citizen)
 _claims = m.table(m.Claim)
-_entries = m.table(m.LedgerEntry)
 _plans = m.table(m.InstallmentPlan)
 _plan_claims = m.table(m.PlanClaim)
 _installments = m.table(m.Installment)
@@ -31,6 +30,7 @@ _draws = m.table(m.Draw)
 _enrolments = m.table(m.Enrolment)
 _payments = m.table(m.Payment)
 _statuses = m.table(m.ClaimCollectionStatus)
+_balances = m.table(m.ClaimBalance)
 
 # Plans whose installments fall due (were or are in force): not one waiting for approval, not a cancelled one.
 IN_FORCE = ("ACTIVE", "COMPLETED", "DEFAULTED")
@@ -87,14 +87,10 @@ class InstallmentTotalsRow(Protocol):
 
 async def open_claim_totals(conn: AsyncConnection) -> list[ClaimTotalRow]:
     """Open claims (outstanding above zero), counted and summed per department, kind and last known collection
-    status (UNKNOWN: never asked about), with the oldest check among them: each claim's outstanding amount is the
-    sum of its entries, grouped in the database; what comes back is one row per (department, kind, status)."""
-    per_claim = (
-        select(_entries.c.claim_id, func.sum(_entries.c.amount_oere).label("outstanding"))
-        .group_by(_entries.c.claim_id)
-        .having(func.sum(_entries.c.amount_oere) > 0)
-        .subquery()
-    )
+    status (UNKNOWN: never asked about), with the oldest check among them: each claim's outstanding amount is its
+    balance (``claim_balances``, the sum of its entries kept by the database in the entries' own statements), so
+    this reads one row per claim, not the ledger; what comes back is one row per (department, kind, status)."""
+    b = _balances
     status = func.coalesce(_statuses.c.status, "UNKNOWN")
     stmt = (
         select(
@@ -102,14 +98,13 @@ async def open_claim_totals(conn: AsyncConnection) -> list[ClaimTotalRow]:
             _claims.c.kind,
             status.label("collection_status"),
             func.count().label("claims"),
-            _total(per_claim.c.outstanding).label("outstanding_oere"),
+            _total(b.c.outstanding_oere).label("outstanding_oere"),
             func.min(_statuses.c.checked_at).label("oldest_check"),
         )
         .select_from(
-            per_claim.join(_claims, _claims.c.id == per_claim.c.claim_id).outerjoin(
-                _statuses, _statuses.c.claim_id == per_claim.c.claim_id
-            )
+            b.join(_claims, _claims.c.id == b.c.claim_id).outerjoin(_statuses, _statuses.c.claim_id == b.c.claim_id)
         )
+        .where(b.c.outstanding_oere > 0)
         .group_by(_claims.c.department_id, _claims.c.kind, status)
         .order_by(_claims.c.department_id, _claims.c.kind, status)
     )
