@@ -381,7 +381,7 @@ class Draw(Base):
     draw_key: Mapped[str] = mapped_column(String(80), unique=True, nullable=False)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("installment_plans.id"), index=True)
-    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"))
+    installment_id: Mapped[int | None] = mapped_column(ForeignKey("installments.id"), index=True)
     enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"), index=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
     channel: Mapped[str] = mapped_column(String(30), nullable=False)
