@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import threading
 import time
@@ -17,6 +18,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
+
+# Where this module picks its servers' ports (below the ephemeral range; above the well-known and most services').
+_OWN_PORTS_START = 20000
+
+
+def _ephemeral_ports_start() -> int:
+    """The first port the kernel uses for outgoing connections (Linux; IANA's 49152 elsewhere)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return max(_OWN_PORTS_START + 1000, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 49152
 
 
 def port_of(url: str) -> int:
@@ -38,13 +51,36 @@ class ThreadedServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _bind(self) -> socket.socket:
+    def _socket(self) -> socket.socket:
         # IPPROTO_TCP explicitly, so asyncio turns on TCP_NODELAY (no ~40 ms delayed-ACK stalls on loopback).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port or self._requested_port))
+        return sock
+
+    def _bind(self) -> socket.socket:
+        port = self.port or self._requested_port
+        sock = self._socket() if port else self._bind_below_ephemeral_ports()
+        if port:
+            sock.bind((self.host, port))
         sock.set_inheritable(True)
         self.port = sock.getsockname()[1]
+        return sock
+
+    def _bind_below_ephemeral_ports(self) -> socket.socket:
+        """A free port below the kernel's range for outgoing connections. A server that stops and listens again
+        on its port (``resume_listening``) must find it free: a port the kernel handed out (port 0) lies in that
+        range, where any outgoing connection of a busy machine may take it as its local port in the meantime."""
+        low = _ephemeral_ports_start()
+        for port in random.sample(range(_OWN_PORTS_START, low), k=min(64, low - _OWN_PORTS_START)):
+            sock = self._socket()
+            try:
+                sock.bind((self.host, port))
+            except OSError:
+                sock.close()
+                continue
+            return sock
+        sock = self._socket()  # all taken: any free port
+        sock.bind((self.host, 0))
         return sock
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:
