@@ -21,6 +21,7 @@ import uvicorn
 
 # Where this module picks its servers' ports (below the ephemeral range; above the well-known and most services').
 _OWN_PORTS_START = 20000
+_PORTS = random.SystemRandom()
 
 
 def _ephemeral_ports_start() -> int:
@@ -71,7 +72,10 @@ class ThreadedServer:
         on its port (``resume_listening``) must find it free: a port the kernel handed out (port 0) lies in that
         range, where any outgoing connection of a busy machine may take it as its local port in the meantime."""
         low = _ephemeral_ports_start()
-        for port in random.sample(range(_OWN_PORTS_START, low), k=min(64, low - _OWN_PORTS_START)):
+        # The operating system's randomness, not ``random``'s: tests seed that one (hypothesis does), and two
+        # processes of one test run would then try the same ports in the same order, one taking the port the other
+        # just let go of.
+        for port in _PORTS.sample(range(_OWN_PORTS_START, low), k=min(64, low - _OWN_PORTS_START)):
             sock = self._socket()
             try:
                 sock.bind((self.host, port))
