@@ -116,6 +116,12 @@ class ThreadedServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+            if self._thread.is_alive() and self._server is not None:
+                # Still waiting for its connections to finish: end them (a host that goes down does not wait).
+                self._server.force_exit = True
+                self._thread.join(timeout=10)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the server on port {self.port} did not stop")
         self._server = None
         self._thread = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -491,9 +491,20 @@ async def test_a_payment_below_the_minimum_is_refused_unless_it_pays_everything(
 # --- the provider's circuit breaker (issue 13's gaps): what a citizen and the metrics see ----------------------
 
 
+@pytest.fixture
+def own_payments_sim() -> Iterator[ThreadedServer]:
+    """A payment simulator of this test's own: it goes down and comes back, which the session's shared one (and
+    every test after this one) must not see."""
+    from adapters.payments.simulator import create_simulator_app
+
+    with ThreadedServer(create_simulator_app(webhook_secret=SECRET.encode())) as server:
+        yield server
+
+
 async def test_a_provider_that_is_down_opens_the_breaker_and_payments_fail_fast_until_it_is_back(
-    migrated: str, gaeldst_sim: ThreadedServer, payments_sim: ThreadedServer, breaker_clock: BreakerClock
+    migrated: str, gaeldst_sim: ThreadedServer, own_payments_sim: ThreadedServer, breaker_clock: BreakerClock
 ) -> None:
+    payments_sim = own_payments_sim
     async with build_api(
         migrated,
         gaeldst_sim,
