@@ -116,44 +116,34 @@ class PlanStatements:
         months: int,
         message_to_citizen: str | None = None,
     ) -> None:
-        await self.conn.execute(
-            update(_plans)
-            .where(_plans.c.id == plan_id)
-            .values(
-                status="ACTIVE",
-                approved_by=by,
-                approved_at=now,
-                approval_note=note,
-                principal_oere=principal_oere,
-                months=months,
-                assessment_outcome="APPROVED",
-                assessed_by=by,
-                assessed_at=now,
-                message_to_citizen=message_to_citizen,
-            )
+        await self._move(
+            plan_id,
+            "ACTIVE",
+            approved_by=by,
+            approved_at=now,
+            approval_note=note,
+            principal_oere=principal_oere,
+            months=months,
+            assessment_outcome="APPROVED",
+            assessed_by=by,
+            assessed_at=now,
+            message_to_citizen=message_to_citizen,
         )
-        await bump(self.conn, plans=[plan_id])
-        self.changes.record("plan", plan_id, "ACTIVE")
 
     async def reject(self, plan_id: int, *, by: str, note: str, message_to_citizen: str, now: datetime) -> None:
         """The assessment said no: the plan ends REJECTED and its claims are free again."""
-        await self.conn.execute(
-            update(_plans)
-            .where(_plans.c.id == plan_id)
-            .values(
-                status="REJECTED",
-                approval_note=note,
-                assessment_outcome="REJECTED",
-                assessed_by=by,
-                assessed_at=now,
-                message_to_citizen=message_to_citizen,
-                ended_at=now,
-                end_reason="REJECTED",
-            )
+        await self._move(
+            plan_id,
+            "REJECTED",
+            free_claims=True,
+            approval_note=note,
+            assessment_outcome="REJECTED",
+            assessed_by=by,
+            assessed_at=now,
+            message_to_citizen=message_to_citizen,
+            ended_at=now,
+            end_reason="REJECTED",
         )
-        await self._free_claims(plan_id)
-        await bump(self.conn, plans=[plan_id])
-        self.changes.record("plan", plan_id, "REJECTED")
 
     async def counter_offer(
         self,
@@ -167,22 +157,17 @@ class PlanStatements:
         now: datetime,
     ) -> None:
         """The assessment offers other terms; the plan keeps its claims while the citizen considers them."""
-        await self.conn.execute(
-            update(_plans)
-            .where(_plans.c.id == plan_id)
-            .values(
-                status="COUNTER_OFFERED",
-                approval_note=note,
-                assessment_outcome="COUNTER_OFFERED",
-                assessed_by=by,
-                assessed_at=now,
-                message_to_citizen=message_to_citizen,
-                counter_offer_monthly_oere=monthly_oere,
-                counter_offer_months=months,
-            )
+        await self._move(
+            plan_id,
+            "COUNTER_OFFERED",
+            approval_note=note,
+            assessment_outcome="COUNTER_OFFERED",
+            assessed_by=by,
+            assessed_at=now,
+            message_to_citizen=message_to_citizen,
+            counter_offer_monthly_oere=monthly_oere,
+            counter_offer_months=months,
         )
-        await bump(self.conn, plans=[plan_id])
-        self.changes.record("plan", plan_id, "COUNTER_OFFERED")
 
     async def accept_counter_offer(
         self,
@@ -196,31 +181,28 @@ class PlanStatements:
         terms_accepted_via: str,
     ) -> None:
         """The citizen accepted the counter-offer: its terms become the plan's, in force from now."""
-        await self.conn.execute(
-            update(_plans)
-            .where(_plans.c.id == plan_id)
-            .values(
-                status="ACTIVE",
-                principal_oere=principal_oere,
-                monthly_amount_oere=monthly_oere,
-                months=months,
-                terms_version=terms_version,
-                terms_accepted_via=terms_accepted_via,
-                terms_accepted_at=now,
-            )
+        await self._move(
+            plan_id,
+            "ACTIVE",
+            principal_oere=principal_oere,
+            monthly_amount_oere=monthly_oere,
+            months=months,
+            terms_version=terms_version,
+            terms_accepted_via=terms_accepted_via,
+            terms_accepted_at=now,
         )
-        await bump(self.conn, plans=[plan_id])
-        self.changes.record("plan", plan_id, "ACTIVE")
 
     async def cancel(self, plan_id: int, *, by: str, now: datetime, reason: str | None = None) -> None:
-        await self.conn.execute(
-            update(_plans)
-            .where(_plans.c.id == plan_id)
-            .values(status="CANCELLED", cancelled_at=now, cancelled_by=by, end_reason=reason)
-        )
-        await self._free_claims(plan_id)
+        await self._move(plan_id, "CANCELLED", free_claims=True, cancelled_at=now, cancelled_by=by, end_reason=reason)
+
+    async def _move(self, plan_id: int, status: str, *, free_claims: bool = False, **values: Any) -> None:
+        """Set the plan's status and ``values``; free its claims where it ended; bump its version and record the
+        change for the subscribers (published after commit)."""
+        await self.conn.execute(update(_plans).where(_plans.c.id == plan_id).values(status=status, **values))
+        if free_claims:
+            await self._free_claims(plan_id)
         await bump(self.conn, plans=[plan_id])
-        self.changes.record("plan", plan_id, "CANCELLED")
+        self.changes.record("plan", plan_id, status)
 
     async def _free_claims(self, plan_id: int) -> None:
         """The plan's claims are free for a new plan again."""
