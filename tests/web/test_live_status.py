@@ -98,14 +98,19 @@ async def signed_in(url: str, cpr: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+async def annas_claims(site: Site) -> dict[str, str]:
+    """Anna's claims' IDs by reference, from the API."""
+    body = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
+    return {c["reference"]: c["id"] for c in body["data"]["me"]["claims"]["nodes"]}
+
+
 async def pay_and_follow(site: Site, page_url: str) -> list[tuple[str, dict[str, Any]]]:
     """Anna starts a card payment; her payment page's stream (on ``page_url``) is open while she approves it at the
     provider's checkout; returns every event of the stream."""
-    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
-    tax = next(c for c in claims["data"]["me"]["claims"]["nodes"] if c["reference"] == "RK-EJD-2025-1187")
+    tax = (await annas_claims(site))["RK-EJD-2025-1187"]
     variables = {
         "input": {
-            "claimIds": [tax["id"]],
+            "claimIds": [tax],
             "method": "CARD",
             "returnUrl": f"{site.url}/betaling/retur",
             "idempotencyKey": f"live-{time.monotonic_ns()}",
@@ -166,8 +171,7 @@ async def _start_by_form(client: httpx.AsyncClient, claim_id: str, key: str) -> 
 
 async def test_coming_back_from_the_checkout_leads_to_the_payment_paid_there(site: Site) -> None:
     """Two payments started in one session (two tabs): the provider's return leads to the one approved."""
-    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
-    by_ref = {c["reference"]: c["id"] for c in claims["data"]["me"]["claims"]["nodes"]}
+    by_ref = await annas_claims(site)
     async with signed_in(site.url, ANNA) as client:
         tax_checkout = await _start_by_form(client, by_ref["RK-EJD-2025-1187"], "fane-en")
         await _start_by_form(client, by_ref["RK-DAG-2025-0412"], "fane-to")
@@ -184,8 +188,7 @@ async def test_coming_back_from_the_checkout_leads_to_the_payment_paid_there(sit
 
 
 async def test_a_session_has_at_most_five_live_streams_in_a_process(site: Site) -> None:
-    claims = await site.gql("{ me { claims(first: 20) { nodes { id reference } } } }", citizen=ANNA)
-    tax = next(c["id"] for c in claims["data"]["me"]["claims"]["nodes"] if c["reference"] == "RK-EJD-2025-1187")
+    tax = (await annas_claims(site))["RK-EJD-2025-1187"]
     async with signed_in(site.url, ANNA) as client, contextlib.AsyncExitStack() as streams:
         checkout = await _start_by_form(client, tax, "fem-strømme")
         assert "/checkout/" in checkout
