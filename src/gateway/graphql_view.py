@@ -340,6 +340,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         trusted document (which Strawberry would otherwise take for a browser when it accepts ``*/*``)."""
         return False
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strawberry's JSON parsing, refusing a body (or a GET's ``variables`` / ``extensions``) that is JSON but
+        not an object: Strawberry would call ``.get`` on a number, a string or ``null`` and fail with a 500."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, (dict, list)):
+            raise CrossWebHTTPException(400, "The body must be a JSON object")
+        return parsed
+
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """Strawberry's parsing, with the text of the trusted document a request names by id as its query."""
         data = await super().parse_http_body(request)

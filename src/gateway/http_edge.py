@@ -21,7 +21,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway.domain.cpr import looks_like_cpr
+from gateway.domain.cpr import looks_like_cpr, redact
 from gateway.domain.errors import ErrorCode
 from gateway.domain.i18n import Language, negotiate, translate
 from gateway.settings import Settings
@@ -34,7 +34,8 @@ def error_body(code: ErrorCode, key: str, language: Language, **params: object) 
     """A request-level GraphQL error: ``{"data": null, "errors": [{message, extensions.code}]}``."""
     return {
         "data": None,
-        "errors": [{"message": translate(key, language, **params), "extensions": {"code": code.value}}],
+        # redact: a detail may quote the client's request (an operation's name), which may hold a CPR number.
+        "errors": [{"message": redact(translate(key, language, **params)), "extensions": {"code": code.value}}],
     }
 
 
