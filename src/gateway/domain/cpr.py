@@ -8,6 +8,7 @@ A CPR is sensitive: ``str()`` and ``repr()`` mask it so it cannot leak into a lo
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from urllib.parse import unquote, unquote_plus, urlsplit
 
@@ -163,6 +164,9 @@ def _decodings(text: str) -> list[str] | None:
 
 def valid_return_url(url: str) -> bool:
     """An http(s) URL of sane length with no CPR-shaped number in it, however it is percent-encoded (it would
-    reach the provider and its logs, and the citizen's browser history)."""
+    reach the provider and its logs, and the citizen's browser history). No whitespace or control character: a
+    URL has none, and ``urlsplit`` would quietly drop a line break that the provider's redirect might carry."""
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500 and not looks_like_cpr(url)

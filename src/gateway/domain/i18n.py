@@ -135,8 +135,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The idempotency key was already used for a different request.",
     ),
     "INVALID_IDEMPOTENCY_KEY": (
-        "Idempotensnøglen skal være 1–64 tegn.",
-        "The idempotency key must be 1–64 characters.",
+        "Idempotensnøglen skal være 1–64 tegn uden kontroltegn.",
+        "The idempotency key must be 1–64 characters, none of them a control character.",
     ),
     "ENROLMENT_ALREADY_ACTIVE": (
         "Der er allerede en aktiv tilmelding til automatisk betaling.",

@@ -16,3 +16,9 @@ _ALLOWED_CONTROLS: Final = frozenset("\n\r\t")
 def has_control_characters(text: str) -> bool:
     """Whether ``text`` holds a control character other than a line break or a tab."""
     return any(unicodedata.category(c) == "Cc" and c not in _ALLOWED_CONTROLS for c in text)
+
+
+def has_any_control_character(text: str) -> bool:
+    """Whether ``text`` holds any control character at all, line breaks included: for one-line identifiers
+    (idempotency keys), which PostgreSQL could not store with a NUL in them."""
+    return any(unicodedata.category(c) == "Cc" for c in text)

@@ -25,6 +25,7 @@ import orjson
 
 from gateway.domain.clock import utcnow
 from gateway.domain.errors import UserErrorCode
+from gateway.domain.text import has_any_control_character
 from gateway.usecases.ports import Ledger, LedgerTx
 
 MAX_KEY_LENGTH = 64
@@ -63,7 +64,7 @@ def fingerprint(operation: str, payload: dict[str, Any]) -> str:
 
 
 def key_error(key: str) -> Outcome | None:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or has_any_control_character(key):
         return refused(UserErrorCode.INVALID_IDEMPOTENCY_KEY, *KEY_FIELD)
     return None
 

@@ -216,8 +216,11 @@ class InstallmentPlans:
                 collection=collection,
             )
         if monthly is None:
+            # The rules saw the minimum in place of an amount that could not be read: what they say about the
+            # amount (below the minimum, too long at it) is not about the citizen's.
+            about_the_amount = (UserErrorCode.MONTHLY_AMOUNT_BELOW_MINIMUM, UserErrorCode.PLAN_TOO_LONG)
             errors = [(UserErrorCode.INVALID_AMOUNT, ["input", "monthlyAmount"])] + [
-                e for e in errors if e[0] is not UserErrorCode.MONTHLY_AMOUNT_BELOW_MINIMUM
+                e for e in errors if e[0] not in about_the_amount
             ]
         return Preview(evaluation=evaluation, monthly_oere=monthly, errors=errors)
 

@@ -207,7 +207,7 @@ async def preview_for(
     return InstallmentPlanPreview(
         allowed=allowed,
         status=InstallmentPlanStatus(evaluation.status) if allowed and evaluation.status else None,
-        needs_assessment=evaluation.needs_assessment,
+        needs_assessment=evaluation.needs_assessment and monthly is not None,
         principal=money(evaluation.principal_oere),
         monthly_amount=money(monthly) if monthly is not None else None,
         months=evaluation.months if monthly is not None else 0,
