@@ -160,6 +160,31 @@ def test_a_description_says_why_and_falls_back_for_operations_it_does_not_know()
         "En sagsbehandler oprettede en afdragsordning for dig i telefonen, efter at du havde accepteret "
         "betingelserne. Formål: Borger ringede"
     )
-    assert describe_access("searchCitizens", name="Bo", unit=None, purpose=None, language="en") == (
+    assert describe_access("someFutureOperation", name="Bo", unit=None, purpose=None, language="en") == (
         "Bo looked at or changed your data."
     )
+
+
+def test_every_operation_the_code_logs_has_words_of_its_own() -> None:
+    """caseworkers.md: "Every operation that logs has its own wording". searchCitizens, workQueue and the three
+    subscriptions read "looked at or changed your data" until an outside review found them. The operations are the
+    string literals the resolvers and use-cases give the access log: a ``log_caseworker_access`` call's last
+    argument, a watched subscription's operation, and ``operation="…"`` keywords."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    logged: set[str] = set()
+    for path in [*(src / "resolvers").rglob("*.py"), *(src / "gateway" / "usecases").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            literals = []
+            if name in ("log_caseworker_access", "_Watched") and node.args:
+                literals.append(node.args[-1])
+            literals += [k.value for k in node.keywords if k.arg == "operation"]
+            logged |= {c.value for c in literals if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    logged.discard("")
+    assert {"searchCitizens", "workQueue", "citizen", "paymentUpdated", "approveInstallmentPlan"} <= logged
+    assert logged <= DESCRIBED_OPERATIONS, sorted(logged - DESCRIBED_OPERATIONS)

@@ -223,6 +223,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ACCESS_citizen": ("{who} slog dig op.", "{who} looked you up."),
     "ACCESS_node": ("{who} så dine oplysninger.", "{who} looked at your data."),
     "ACCESS_nodes": ("{who} så dine oplysninger.", "{who} looked at your data."),
+    "ACCESS_searchCitizens": (
+        "{who} fandt dig ved en søgning blandt borgerne.",
+        "{who} found you in a search among the citizens.",
+    ),
+    "ACCESS_workQueue": (
+        "{who} så en sag om dig i en af Betalingskontorets arbejdskøer.",
+        "{who} saw an item about you in one of Betalingskontoret's work queues.",
+    ),
+    "ACCESS_paymentUpdated": (
+        "{who} fulgte status på en af dine betalinger.",
+        "{who} followed the status of one of your payments.",
+    ),
+    "ACCESS_paymentMethodUpdated": (
+        "{who} fulgte status på din tilmelding til automatisk betaling.",
+        "{who} followed the status of your automatic payment enrolment.",
+    ),
+    "ACCESS_installmentPlanUpdated": (
+        "{who} fulgte status på din afdragsordning.",
+        "{who} followed the status of your installment plan.",
+    ),
     "ACCESS_installmentPlansAwaitingApproval": (
         "{who} så din afdragsordning blandt dem, der venter på en individuel vurdering.",
         "{who} saw your installment plan among those waiting for an individual assessment.",
