@@ -107,3 +107,39 @@ async def test_a_preview_with_an_unreadable_amount_says_only_that(api: Api, amou
     assert codes(preview["violations"]) == ["INVALID_AMOUNT"]
     assert preview["allowed"] is False and preview["months"] == 0 and preview["needsAssessment"] is False
     assert preview["range"]["monthsAtMinimum"] == 35  # the range is still there to choose from
+
+
+def test_the_served_gateways_own_log_lines_mask_a_cpr_in_a_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``gateway serve``: uvicorn's access log printed the request line as it came, query string and all, past the
+    masking the gateway's own log lines get."""
+    import subprocess
+
+    import httpx
+    from tools.served_gateway import GATEWAY, free_port, served_gateway
+
+    port = free_port()
+    output = tmp_path / "served.log"
+    with output.open("wb") as sink:
+        real_popen = subprocess.Popen
+
+        def popen(*args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs.setdefault("stdout", sink)
+            kwargs.setdefault("stderr", subprocess.STDOUT)
+            return real_popen(*args, **kwargs)
+
+        subprocess.Popen = popen  # type: ignore[misc]
+        try:
+            with served_gateway("test", str(tmp_path), port, {"GATEWAY_LOG_LEVEL": "INFO"}, stop_timeout=30):
+                base = f"http://127.0.0.1:{port}"
+                for path in (
+                    '/graphql?query={citizen(cpr:"1507804321"){name}}',
+                    "/nowhere?cpr=150780-4321",
+                    "/log-ind?naeste=/betal%3Fkrav%3D1507804321",
+                ):
+                    httpx.get(base + path)
+        finally:
+            subprocess.Popen = real_popen  # type: ignore[misc]
+    assert GATEWAY.exists()
+    text = output.read_text(encoding="utf-8", errors="replace")
+    assert '"GET /nowhere?cpr=******-**** HTTP/1.1" 404' in text  # the access log is there, masked
+    assert "1507804321" not in text and "150780-4321" not in text
