@@ -147,10 +147,8 @@ class Claim(Node):
         description="The live installment plan this claim is in, if any.", graphql_type=_PLAN.graphql_type | None
     )
     async def installment_plan(self, info: Info) -> Node | None:
-        plan_id = await live_plan_id(info.context, self.pk)
-        if plan_id is None:
-            return None
-        return _PLAN.build(present(await info.context.loaders.plan.load(plan_id)))
+        row = await live_plan_row(info.context, self.pk)
+        return None if row is None else _PLAN.build(row)
 
     @strawberry.field(
         description="The live automatic-payment enrolment that draws this claim, if any: its own, or that of the "
@@ -158,27 +156,52 @@ class Claim(Node):
         graphql_type=_PAYMENT_METHOD.graphql_type | None,
     )
     async def automatic_payment(self, info: Info) -> Node | None:
-        loaders = info.context.loaders
-        rows = await loaders.live_enrolment_by_claim.load(self.pk)
-        if rows:
-            return _PAYMENT_METHOD.build(present(await loaders.enrolment.load(rows[0].enrolment_id)))
-        # A claim is drawn by at most one live enrolment, directly or through its plan (ENROLMENT_ALREADY_ACTIVE).
-        plan_id = await live_plan_id(info.context, self.pk)
-        if plan_id is None:
-            return None
-        through_plan = await loaders.live_enrolment_by_plan.load(plan_id)
-        return _PAYMENT_METHOD.build(through_plan[0]) if through_plan else None
+        row = await automatic_payment_row(info.context, self.pk)
+        return None if row is None else _PAYMENT_METHOD.build(row)
 
     @strawberry.field(description="Whether the claim can be paid now or put in a plan (R11, R14).")
     async def eligibility(self, info: Info) -> Eligibility:
-        collection = await collection_of(info.context, self.reference, self.citizen_pk)
-        in_plan = await live_plan_id(info.context, self.pk) is not None
-        rules = claim_eligibility(self.outstanding.amount_oere, collection.status, in_plan)
-        return Eligibility(
-            can_pay=rules.can_pay,
-            can_create_installment_plan=rules.can_create_installment_plan,
-            reasons=list(rules.reasons),
+        return await eligibility_of(
+            info.context, self.pk, self.reference, self.citizen_pk, self.outstanding.amount_oere
         )
+
+
+# What the three fields above resolve to, by the claim's keys: the resolvers and the compiled read path
+# (resolvers/compiled/relations.py) both call these, so the rules live in one place.
+
+
+async def live_plan_row(ctx: Context, claim_pk: int) -> PlanRow | None:
+    """The live installment plan the claim is in, if any."""
+    plan_id = await live_plan_id(ctx, claim_pk)
+    return None if plan_id is None else present(await ctx.loaders.plan.load(plan_id))
+
+
+async def automatic_payment_row(ctx: Context, claim_pk: int) -> EnrolmentRow | None:
+    """The live enrolment that draws the claim: its own, or that of the installment plan it is in."""
+    loaders = ctx.loaders
+    rows = await loaders.live_enrolment_by_claim.load(claim_pk)
+    if rows:
+        return present(await loaders.enrolment.load(rows[0].enrolment_id))
+    # A claim is drawn by at most one live enrolment, directly or through its plan (ENROLMENT_ALREADY_ACTIVE).
+    plan_id = await live_plan_id(ctx, claim_pk)
+    if plan_id is None:
+        return None
+    through_plan = await loaders.live_enrolment_by_plan.load(plan_id)
+    return through_plan[0] if through_plan else None
+
+
+async def eligibility_of(
+    ctx: Context, claim_pk: int, reference: str, citizen_pk: int, outstanding_oere: int
+) -> Eligibility:
+    """What the citizen can do with the claim now: the domain's rules on its collection status and plan."""
+    collection = await collection_of(ctx, reference, citizen_pk)
+    in_plan = await live_plan_id(ctx, claim_pk) is not None
+    rules = claim_eligibility(outstanding_oere, collection.status, in_plan)
+    return Eligibility(
+        can_pay=rules.can_pay,
+        can_create_installment_plan=rules.can_create_installment_plan,
+        reasons=list(rules.reasons),
+    )
 
 
 def lines_of(rows: Sequence[EntryRow]) -> list[DomainLine]:
