@@ -184,5 +184,7 @@ COMPILED: Tables = {
         "totalOutstanding": Related(
             "claims_by_citizen", itemgetter(_ID), lambda rows, _c, _a: sum(max(r.outstanding_oere, 0) for r in rows)
         ),
+        # What ``notices_for`` gives, called by the compiled path as by the resolver (resolvers/compiled/relations.py).
+        "notices": Related("notices", itemgetter(_ID), lambda notices, _c, _a: notices),
     },
 }

@@ -264,6 +264,8 @@ async def live_plan_id(ctx: Context, claim_pk: int) -> int | None:
 _C = partial(position, CLAIM_COLUMNS)
 _D = partial(position, DEPARTMENT_COLUMNS)
 _CLAIM_ID, _CLAIM_OUT, _CLAIM_REF, _CLAIM_KIND = _C("id"), _C("outstanding_oere"), _C("reference"), _C("kind")
+# ``eligibility_of``'s arguments after the context.
+_ELIGIBILITY_KEY = itemgetter(_CLAIM_ID, _CLAIM_REF, _C("citizen_id"), _CLAIM_OUT)
 
 # The enums by their stored value: a dict lookup, where calling the enum would cost a Python-level call per line.
 _CLAIM_KINDS = {k.value: k for k in ClaimKind}
@@ -285,6 +287,17 @@ COMPILED: Tables = {
         "collection": Related(
             "collection", itemgetter(_C("citizen_id")), lambda states, r, _a: collection_in(states, r[_CLAIM_REF])
         ),
+        # The three below are what ``live_plan_row``, ``automatic_payment_row`` and ``eligibility_of`` give, run for
+        # all the claims of a level at once (the request's DataLoaders batch them as for the resolvers).
+        "installmentPlan": Related(
+            "live_plan", itemgetter(_CLAIM_ID), lambda row, _r, _a: None if row is None else _PLAN.build(row)
+        ),
+        "automaticPayment": Related(
+            "automatic_payment",
+            itemgetter(_CLAIM_ID),
+            lambda row, _r, _a: None if row is None else _PAYMENT_METHOD.build(row),
+        ),
+        "eligibility": Related("eligibility", _ELIGIBILITY_KEY, lambda eligibility, _r, _a: eligibility),
     },
     "Department": {
         "id": Value(lambda r: ids.encode("Department", r[0])),

@@ -15,7 +15,16 @@ from typing import Any
 
 import strawberry
 import structlog
-from graphql import DocumentNode, GraphQLError, NoSchemaIntrospectionCustomRule, parse, specified_rules, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLObjectType,
+    NoSchemaIntrospectionCustomRule,
+    get_named_type,
+    parse,
+    specified_rules,
+    validate,
+)
 from strawberry.types.base import StrawberryObjectDefinition
 
 from gateway.settings import Settings
@@ -45,18 +54,30 @@ TABLES: Tables = {
 
 def _attributes(schema: strawberry.Schema) -> Any:
     """GraphQL field name -> Python attribute, for the plain fields (no resolver, no extension) of a Strawberry
-    object type: what its default resolver reads."""
+    object type: what its default resolver reads.
+
+    Left out: a plain field of a type that has a table (``Money``, ``Claim``…) on an object that is not a generic
+    container. A connection or an edge holds what the mapping that made it put there (rows, øre); any other
+    object holds a Strawberry object of that type (a draw's ``amount``, a payment request's ``claims``), which
+    the type's table cannot read, so a document that asks for it is not compiled."""
     converter = schema.config.name_converter
 
     def attributes(type_name: str) -> dict[str, str] | None:
         definition = schema.get_type_by_name(type_name)
         if not isinstance(definition, StrawberryObjectDefinition):
             return None
-        return {
-            converter.get_graphql_name(f): f.python_name
-            for f in definition.fields
-            if f.base_resolver is None and not f.extensions and not f.permission_classes
-        }
+        graphql_type = schema._schema.get_type(type_name)
+        assert isinstance(graphql_type, GraphQLObjectType)
+        fields = {}
+        for f in definition.fields:
+            if f.base_resolver is not None or f.extensions or f.permission_classes:
+                continue
+            name = converter.get_graphql_name(f)
+            field = graphql_type.fields.get(name)
+            if field is not None and definition.concrete_of is None and get_named_type(field.type).name in TABLES:
+                continue
+            fields[name] = f.python_name
+        return fields
 
     return attributes
 

@@ -214,6 +214,8 @@ async def _prefetch(plan: ObjectPlan, sources: list[Any], request: _Request) -> 
             upstream.append((name, asyncio.ensure_future(RELATIONS[name].fetch(request.ctx, request.loaded, keys))))
     try:
         for name, keys in wanted.items():
+            # Not what a relation before it loaded on the way (the notices load the claims they need).
+            keys = [k for k in keys if k not in request.loaded[name]]
             if keys and not RELATIONS[name].upstream:
                 request.loaded[name].update(await RELATIONS[name].fetch(request.ctx, request.loaded, keys))
     finally:
@@ -381,7 +383,7 @@ class Compiler:
             else:
                 assert attributes is not None
                 if name not in attributes:
-                    raise NotCompilable(f"{object_type.name}.{name} has a resolver")
+                    raise NotCompilable(f"{object_type.name}.{name} has a resolver or holds an object of a mapped type")
                 attribute = attributes[name]
                 spec = mapping_attribute(attribute)
             plan.fields.append(self._field(key, nodes, definition, spec, fragments))

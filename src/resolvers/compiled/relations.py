@@ -5,19 +5,26 @@ the request's DataLoader of the same name would, and can prime that DataLoader w
 compiled path hands a request over to Strawberry (anything it does not answer itself), Strawberry finds every
 row already loaded and reads and asks nothing a second time. So a request costs the same statements and upstream
 calls either way.
+
+The relations of fields whose value comes from a function the resolver calls too (a claim's plan, its automatic
+payment, its eligibility; the citizen's notices) run that function for every key at once: it reads through the
+request's DataLoaders, which batch the calls into the statements the resolvers cost, and keep what they read for
+Strawberry. The rules stay in that one function; the claims this request read are first put into the claims
+DataLoader, so the function does not read them again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from adapters.ledger.fastread import CITIZEN_COLUMNS, CLAIM_COLUMNS, ENTRY_COLUMNS, position
-from resolvers.claims.collection import collection_loader, unavailable
+from resolvers.citizens.notices import notices_for
+from resolvers.claims.collection import collection_loader
+from resolvers.claims.types import automatic_payment_row, eligibility_of, live_plan_row
 from resolvers.context import Context
-from resolvers.loaders.claims import collection_states
 
 Loaded = dict[str, dict[Any, Any]]  # relation name -> key -> value, for one request
 
@@ -65,28 +72,54 @@ async def _entries(ctx: Context, _loaded: Loaded, claim_ids: list[int]) -> dict[
     return _grouped(await ctx.db.fast.entries_by_claim_ids(claim_ids), position(ENTRY_COLUMNS, "claim_id"), claim_ids)
 
 
-async def _collection(ctx: Context, loaded: Loaded, citizen_ids: list[int]) -> dict[Any, Any]:
-    """Gældsstyrelsen's states of the citizens' claims: one call, as ``CollectionLoader`` makes it."""
+async def _shared_claims(ctx: Context, loaded: Loaded, citizen_ids: list[int]) -> None:
+    """The citizens' claims loaded (those not yet) and in the request's claims DataLoader, for the functions that
+    read them through it (Gældsstyrelsen's loader, the notices)."""
     claims = loaded.setdefault("claims_by_citizen", {})
     if missing := [k for k in citizen_ids if k not in claims]:
         claims.update(await _claims(ctx, loaded, missing))
-    states = await collection_states(ctx.services.gaeldst, [claims[k] for k in citizen_ids], partial(unavailable, ctx))
+    _prime_loader(ctx.loaders.claims_by_citizen, claims)
+
+
+def _prime_loader(target: Any, values: dict[Any, Any]) -> None:
+    for key, value in values.items():
+        target.prime(key, value)
+
+
+async def _collection(ctx: Context, loaded: Loaded, citizen_ids: list[int]) -> dict[Any, Any]:
+    """Gældsstyrelsen's states of the citizens' claims: the request's ``CollectionLoader``, one call for all, which
+    eligibility and the notices share."""
+    await _shared_claims(ctx, loaded, citizen_ids)
+    states = await collection_loader(ctx).load_many(citizen_ids)
     return dict(zip(citizen_ids, states, strict=True))
+
+
+def _each_claim(function: Callable[..., Awaitable[Any]]) -> Callable[[Context, Loaded, list[Any]], Awaitable[Any]]:
+    """A relation that is ``function(ctx, *key)`` for every key (a claim's id, or a tuple of its columns)."""
+
+    async def fetch(ctx: Context, loaded: Loaded, keys: list[Any]) -> dict[Any, Any]:
+        _prime_loader(ctx.loaders.claims_by_citizen, loaded.get("claims_by_citizen", {}))
+        values = await asyncio.gather(*(function(ctx, *k) if isinstance(k, tuple) else function(ctx, k) for k in keys))
+        return dict(zip(keys, values, strict=True))
+
+    return fetch
+
+
+async def _notices(ctx: Context, loaded: Loaded, citizen_ids: list[int]) -> dict[Any, Any]:
+    await _shared_claims(ctx, loaded, citizen_ids)
+    values = await asyncio.gather(*(notices_for(ctx, k) for k in citizen_ids))
+    return dict(zip(citizen_ids, values, strict=True))
+
+
+def _loaded_through_loaders(_ctx: Context, _values: dict[Any, Any]) -> None:
+    """Nothing to prime: the function read through the request's DataLoaders, which keep what they read."""
 
 
 def _primer(loader: str) -> Callable[[Context, dict[Any, Any]], None]:
     def prime(ctx: Context, values: dict[Any, Any]) -> None:
-        target = getattr(ctx.loaders, loader)
-        for key, value in values.items():
-            target.prime(key, value)
+        _prime_loader(getattr(ctx.loaders, loader), values)
 
     return prime
-
-
-def _prime_collection(ctx: Context, values: dict[Any, Any]) -> None:
-    target = collection_loader(ctx)
-    for key, value in values.items():
-        target.prime(key, value)
 
 
 RELATIONS: dict[str, Relation] = {
@@ -94,5 +127,9 @@ RELATIONS: dict[str, Relation] = {
     "claims_by_citizen": Relation(_claims, _primer("claims_by_citizen")),
     "department": Relation(_departments, _primer("department")),
     "entries_by_claim": Relation(_entries, _primer("entries_by_claim")),
-    "collection": Relation(_collection, _prime_collection, upstream=True),
+    "collection": Relation(_collection, _loaded_through_loaders, upstream=True),
+    "live_plan": Relation(_each_claim(live_plan_row), _loaded_through_loaders),
+    "automatic_payment": Relation(_each_claim(automatic_payment_row), _loaded_through_loaders),
+    "eligibility": Relation(_each_claim(eligibility_of), _loaded_through_loaders),
+    "notices": Relation(_notices, _loaded_through_loaders),
 }
