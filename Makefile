@@ -33,6 +33,7 @@ test: install lint typecheck
 bench: install
 	$(BIN)/python -m tests.bench.run
 	$(BIN)/python -m tests.bench.caseworker
+	$(BIN)/python -m tests.bench.web
 
 schema: install
 	$(BIN)/gateway export-schema schema.graphql
