@@ -51,7 +51,7 @@ from strawberry.types.unset import UNSET
 from adapters.ledger.queries import citizen_version
 from gateway.auth import AuthError, token_expiry
 from gateway.domain.clock import today
-from gateway.domain.cpr import looks_like_cpr
+from gateway.domain.cpr import looks_like_cpr, redact
 from gateway.domain.errors import ErrorCode
 from gateway.domain.i18n import Language, negotiate
 from gateway.domain.viewers import Anonymous, CitizenViewer, Viewer
@@ -181,8 +181,9 @@ class GatewayTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
         except GraphQLSyntaxError as error:
             # Our parser cache (and the token limit) parse in an extension hook, where Strawberry does not catch a
             # syntax error; the protocol's answer all the same: close with 4400 and the message (a close reason
-            # has at most 123 bytes).
-            await self.websocket.close(code=4400, reason=error.message.encode()[:120].decode(errors="ignore"))
+            # has at most 123 bytes), masked like any error message: it quotes the document ("found Int '…'").
+            reason = redact(error.message).encode()[:120].decode(errors="ignore")
+            await self.websocket.close(code=4400, reason=reason)
             self.operations.pop(operation.id, None)
             raise OperationStreamClosed from None
 

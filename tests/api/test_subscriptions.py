@@ -277,6 +277,10 @@ async def test_protocol_errors_close_the_connection_with_the_protocols_codes(api
         await ws.subscribe("1", "subscription { paymentUpdated(id: ", {})
         code, reason = await ws.closed()
         assert code == 4400 and "Syntax Error" in reason
+    async with subscriptions(url) as ws:  # the close reason quotes the document: masked like any error message
+        await ws.init(token)
+        await ws.subscribe("1", "subscription { 1507804321 }", {})
+        assert await ws.closed() == (4400, "Syntax Error: Expected Name, found Int '******-****'.")
     async with subscriptions(url) as ws:
         await ws.init(token)
         plan = await davids_plan(api)
