@@ -373,9 +373,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "or decline the offer under your installment plan.",
     ),
     "NOTICE_PAYMENT_REQUESTED": (
-        "Betalingskontoret har sendt dig et link til at betale {count} krav på i alt {amount}. Du betaler selv med "
+        "Betalingskontoret har sendt dig et link til at betale {count} krav på i alt {amount}; du betaler selv med "
         "kort eller MobilePay.",
-        "Betalingskontoret has sent you a link to pay {count} claim(s) totalling {amount}. You pay yourself by card "
+        "Betalingskontoret has sent you a link to pay {count} claim(s) totalling {amount}; you pay yourself by card "
         "or MobilePay.",
     ),
     "NOTICE_MESSAGE_FROM_OFFICE": (
