@@ -143,3 +143,35 @@ def test_the_served_gateways_own_log_lines_mask_a_cpr_in_a_url(tmp_path) -> None
     text = output.read_text(encoding="utf-8", errors="replace")
     assert '"GET /nowhere?cpr=******-**** HTTP/1.1" 404' in text  # the access log is there, masked
     assert "1507804321" not in text and "150780-4321" not in text
+
+
+ENROL = """
+mutation($input: EnrolAutomaticPaymentInput!) {
+  enrolAutomaticPayment(input: $input) { paymentMethod { id } userErrors { code field } }
+}"""
+
+
+async def test_a_citizen_the_ledger_does_not_know_enrols_nothing_and_is_told_what_was_not_found(api: Api) -> None:
+    """Like startPayment and createInstallmentPlan: CLAIM_NOT_FOUND, PLAN_NOT_FOUND, MOBILEPAY_ACCOUNT_NOT_FOUND at
+    their fields (it was a bare NOT_ALLOWED with no field)."""
+    anna = (await api.gql("{ me { claims { nodes { id } } mobilePayAccounts { id } } }", citizen=ANNA))["data"]["me"]
+    nobody = "0101901234"
+    cases = [
+        ({"kind": "BETALINGSSERVICE", "claimIds": [anna["claims"]["nodes"][0]["id"]]}, "CLAIM_NOT_FOUND", "claimIds"),
+        ({"kind": "BETALINGSSERVICE", "planId": "SW5zdGFsbG1lbnRQbGFuOjE"}, "PLAN_NOT_FOUND", "planId"),
+        (
+            {
+                "kind": "MOBILEPAY_SUBSCRIPTION",
+                "claimIds": [anna["claims"]["nodes"][0]["id"]],
+                "mobilePayAccountId": anna["mobilePayAccounts"][0]["id"],
+            },
+            "MOBILEPAY_ACCOUNT_NOT_FOUND",
+            "mobilePayAccountId",
+        ),
+    ]
+    for enrol, code, field in cases:
+        body = await api.gql(ENROL, {"input": {**enrol, "idempotencyKey": f"enrol-{uuid.uuid4().hex}"}}, citizen=nobody)
+        payload = body["data"]["enrolAutomaticPayment"]
+        assert payload["paymentMethod"] is None
+        assert payload["userErrors"][0]["code"] == code, payload
+        assert payload["userErrors"][0]["field"][:2] == ["input", field]

@@ -80,8 +80,10 @@ class Enrolments:
             at_collection = await self._at_collection(claim_ids, citizen_id)
 
         async def work(tx: LedgerTx) -> Outcome:
-            if problems or citizen_id is None:
-                return Outcome(errors=list(problems) or [(UserErrorCode.NOT_ALLOWED, None)])
+            if problems:
+                return Outcome(errors=list(problems))
+            # A citizen the ledger has no record of owns nothing: their claims, plan and account are not found
+            # below, as anybody else's are (not a bare NOT_ALLOWED).
             if at_collection is None:
                 return refused(UserErrorCode.COLLECTION_STATUS_UNAVAILABLE, "input", "claimIds")
             for i, pk in enumerate(claim_ids):
@@ -106,6 +108,8 @@ class Enrolments:
             if await tx.live_enrolment_conflicts(claim_ids=claim_ids, plan_id=plan_id):
                 field = "planId" if plan_id is not None else "claimIds"
                 return refused(UserErrorCode.ENROLMENT_ALREADY_ACTIVE, "input", field)
+            if citizen_id is None:
+                return Outcome(errors=[(UserErrorCode.NOT_ALLOWED, None)])
             now = utcnow()
             enrolment_id = await tx.insert_enrolment(
                 citizen_id=citizen_id,
