@@ -197,6 +197,15 @@ class Settings(BaseSettings):
     subscriptions_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @model_validator(mode="after")
+    def _development_public_url_follows_the_port(self) -> Settings:
+        """In development an unset public URL is where the gateway listens: ``GATEWAY_PORT=8100 make run`` must send
+        the payment simulator's webhooks and the checkout's return to 8100, not to whatever answers on 8000."""
+        if self.is_development and "public_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 - compared, not bound
+            self.public_url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        return self
+
+    @model_validator(mode="after")
     def _events_backend_is_possible(self) -> Settings:
         if self.events_backend == "postgres" and not self.database_url.startswith("postgresql"):
             raise ValueError("GATEWAY_EVENTS_BACKEND=postgres needs a PostgreSQL GATEWAY_DATABASE_URL")

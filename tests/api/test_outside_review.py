@@ -175,3 +175,22 @@ async def test_a_citizen_the_ledger_does_not_know_enrols_nothing_and_is_told_wha
         assert payload["paymentMethod"] is None
         assert payload["userErrors"][0]["code"] == code, payload
         assert payload["userErrors"][0]["field"][:2] == ["input", field]
+
+
+def test_in_development_the_public_url_follows_the_port() -> None:
+    """README: if port 8000 is busy, set GATEWAY_PORT. The public URL stayed http://127.0.0.1:8000, so the payment
+    simulator's webhooks and the checkout's way back went to whatever listened on 8000."""
+    from gateway.settings import Environment, Settings
+
+    assert Settings(port=8100).public_url == "http://127.0.0.1:8100"
+    assert Settings(host="0.0.0.0", port=8100).public_url == "http://127.0.0.1:8100"
+    assert Settings(host="::1", port=8100).public_url == "http://[::1]:8100"
+    assert Settings().public_url == "http://127.0.0.1:8000"
+    assert Settings(port=8100, public_url="https://pay.example.org").public_url == "https://pay.example.org"
+    production = Settings(
+        environment=Environment.PRODUCTION,
+        port=8100,
+        auth_secret="a-real-production-secret-of-some-length",
+        payments_webhook_secret="another-real-secret",
+    )
+    assert production.public_url == "http://127.0.0.1:8000"  # production names its public address itself
