@@ -111,7 +111,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return JSONResponse({"status": "ok", "upstreams": upstreams})
 
     routes: list[Any] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method reaches the view, which answers any but GET and POST with a JSON 405 (else the web page's
+        # catch-all Mount below answered PUT /graphql with its HTML 404).
+        Route("/graphql", graphql, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
         Route("/webhooks/payments", payments_webhook_endpoint(svc), methods=["POST"]),
         Route("/healthz", healthz),

@@ -194,3 +194,13 @@ def test_in_development_the_public_url_follows_the_port() -> None:
         payments_webhook_secret="another-real-secret",
     )
     assert production.public_url == "http://127.0.0.1:8000"  # production names its public address itself
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_other_methods_on_graphql_are_a_json_405(api: Api, method: str) -> None:
+    """They were the web page's HTML 404 (its catch-all mount took every request /graphql's route did not)."""
+    response = await api.client.request(method, "/graphql", json={"query": "{ me { name } }"})
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["allow"] == "POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
