@@ -24,6 +24,11 @@ COOKIE: Final = "mbo_lang"
 ENGLISH: Final[dict[str, str]] = {
     # layout
     "Gå til hovedindholdet": "Skip to main content",
+    # the API's messages about its own machinery, in the page's words (pages.field_errors)
+    "Formularen var allerede sendt med andre valg. Tjek dine valg, og send den igen.": (
+        "The form had already been sent with other choices. Check your choices and send it again."
+    ),
+    "Formularen er ugyldig. Send den igen.": "The form is not valid. Send it again.",
     "Randers Kommune": "Randers Municipality",
     "Mit betalingsoverblik": "My payment overview",
     "Hovedmenu": "Main menu",

@@ -73,10 +73,21 @@ class Refused(HTTPException):
         super().__init__(400, message)
 
 
+# The API's messages that speak of the API, not of the form: the page says what happened in its own words (a form
+# sent again with other choices, e.g. after the browser's back button; the page shown again has a new key).
+_PAGE_MESSAGES: Final = {
+    "IDEMPOTENCY_KEY_REUSED": "Formularen var allerede sendt med andre valg. Tjek dine valg, og send den igen.",
+    "INVALID_IDEMPOTENCY_KEY": "Formularen er ugyldig. Send den igen.",
+}
+
+
 def field_errors(errors: list[UserError]) -> dict[str, str]:
     """The API's userErrors by the form field they are about ("_" for the form as a whole), first one wins."""
     out: dict[str, str] = {}
     for error in errors:
+        if error.code in _PAGE_MESSAGES:
+            out.setdefault("_", _PAGE_MESSAGES[error.code])
+            continue
         name = error.field_name
         field = _FORM_FIELDS.get(name or "") or _CODE_FIELDS.get(error.code) or "_"
         out.setdefault(field, error.message)

@@ -16,7 +16,7 @@ from gateway.auth import issue_token
 from gateway.settings import Settings
 from tests.conftest import ANNA, DAVID, Api, ThreadedServer, build_api
 from tests.web.conftest import CSRF_RE, Browser
-from web import i18n, session
+from web import i18n, pages, session
 from web.app import DEMO_CITIZENS, session_secret
 
 PRODUCTION = {
@@ -213,6 +213,7 @@ def _page_texts() -> set[str]:
         texts |= set(re.findall(r"_\(\s*'([^']+)'\s*\)", source))
         texts |= set(re.findall(r'\("/[^"]*", "([^"]+)"\)', source))
     texts |= {text for values in i18n.LABELS.values() for text in values.values()}
+    texts |= set(pages._PAGE_MESSAGES.values())
     for path in web_dir.glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -418,3 +419,34 @@ async def test_over_the_rate_limit_the_page_says_to_wait(migrated: str, gaeldst_
             assert statuses[:2] == [200, 200] and statuses[2:] == [429, 429]
             page = await browser.get("/")
             assert "For mange forespørgsler" in page.text and "Vent et øjeblik" in page.text
+
+
+async def test_a_form_sent_again_with_other_choices_says_so_in_the_pages_words(browser: Browser, api: Api) -> None:
+    """The same form (its key) sent again with another amount, as after the browser's back button: the API's
+    IDEMPOTENCY_KEY_REUSED was shown as it came ("Idempotensnøglen er allerede brugt …"). The page says what happened,
+    in both languages."""
+    await browser.sign_in(DAVID)
+    claims = await _claim_ids(api, DAVID)
+    chosen = claims["RK-DAG-2025-0888"]  # 4,100.00 DKK
+    form_page = await browser.get("/afdragsordning", params={"krav": chosen, "beloeb": "700", "dag": "5"})
+    key = re.search(r'name="noegle" value="([^"]+)"', form_page.text)
+    version = re.search(r'name="betingelsesversion" value="([^"]+)"', form_page.text)
+    assert key and version
+    form = {
+        "noegle": key.group(1),
+        "krav": chosen,
+        "dag": "5",
+        "betingelser": "ja",
+        "betingelsesversion": version.group(1),
+    }
+    created = await browser.post_form("/afdragsordning", {**form, "beloeb": "700"}, csrf_from="/afdragsordning")
+    assert created.status_code == 303, created.text
+    for language, expected in (
+        ("da", "Formularen var allerede sendt med andre valg. Tjek dine valg, og send den igen."),
+        ("en", "The form had already been sent with other choices. Check your choices and send it again."),
+    ):
+        await browser.get(f"/sprog/{language}")
+        again = await browser.post_form("/afdragsordning", {**form, "beloeb": "800"}, csrf_from="/afdragsordning")
+        assert again.status_code == 400
+        assert html.escape(expected) in again.text
+        assert "dempoten" not in again.text  # no word of the API's machinery
