@@ -24,6 +24,7 @@ from gateway.usecases.payments import PaymentPolicy, Payments
 from gateway.usecases.plans import InstallmentPlans
 from gateway.usecases.ports import CollectionStatusUnavailable, StatusEvents
 from gateway.usecases.provider_events import ProviderEvents
+from gateway.usecases.workqueues import WorkQueues
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -54,6 +55,7 @@ class Services:
     payments_client: PaymentsClient
     verifier: TokenVerifier
     plans: InstallmentPlans
+    work_queues: WorkQueues
     payments: Payments
     enrolments: Enrolments
     provider_events: ProviderEvents
@@ -163,6 +165,7 @@ def build_services(
         payments_client=provider_client,
         verifier=TokenVerifier(settings),
         plans=InstallmentPlans(ledger, statuses, enrolments),
+        work_queues=WorkQueues(ledger, enrolment_pending_days=settings.queue_enrolment_pending_days),
         payments=payments,
         enrolments=enrolments,
         provider_events=ProviderEvents(ledger, payments, enrolments, draws),

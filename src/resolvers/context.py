@@ -19,6 +19,7 @@ from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.payments import Payments
 from gateway.usecases.plans import InstallmentPlans
 from gateway.usecases.ports import StatusEvents
+from gateway.usecases.workqueues import WorkQueues
 from resolvers.loaders import Loaders
 
 
@@ -34,6 +35,8 @@ class Services(Protocol):
     def gaeldst(self) -> GaeldstClient: ...
     @property
     def plans(self) -> InstallmentPlans: ...
+    @property
+    def work_queues(self) -> WorkQueues: ...
     @property
     def payments(self) -> Payments: ...
     @property

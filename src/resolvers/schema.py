@@ -35,7 +35,12 @@ from resolvers.caseworkers.acting import (
 from resolvers.caseworkers.portfolio import PortfolioQueries
 from resolvers.caseworkers.queries import CaseworkerItemQueries, CaseworkerQueries
 from resolvers.caseworkers.search import SearchQueries
-from resolvers.caseworkers.workqueues import WorkQueueQueries
+from resolvers.caseworkers.workqueues import (
+    ResolveWorkQueueItemInput,
+    ResolveWorkQueueItemPayload,
+    WorkQueueQueries,
+    resolve_work_queue_item,
+)
 from resolvers.citizens.queries import CitizenQueries
 from resolvers.citizens.types import AccessLogEntry, Citizen
 from resolvers.claims.queries import ContactsQueries
@@ -195,6 +200,17 @@ class Mutation:
     )
     async def send_payment_link(self, info: Info, input: SendPaymentLinkInput) -> SendPaymentLinkPayload:
         return await send_payment_link(info, input)
+
+    @strawberry.mutation(
+        description="Mark a work queue's item resolved, with a note for colleagues: it leaves the open queue (lapsed "
+        "plans, failed payments and draws, claims gone to collection would otherwise stay for ever; a plan awaiting "
+        "assessment is closed by deciding it). Caseworkers allowed to act; logged in the citizen's access log.",
+        permission_classes=[CaseworkerCanAct],
+    )
+    async def resolve_work_queue_item(
+        self, info: Info, input: ResolveWorkQueueItemInput
+    ) -> ResolveWorkQueueItemPayload:
+        return await resolve_work_queue_item(info, input)
 
     @strawberry.mutation(
         description="Pay ticked claims now by card or MobilePay (R3); send the citizen to redirectUrl."

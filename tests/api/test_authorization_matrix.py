@@ -245,6 +245,7 @@ async def build_world(api: Api) -> World:
             updated_at=now,
         )
         # No provider reference yet (the provider was not reached): stopping it needs no call to the provider.
+        # Pending for 20 days, so it is also an item of the PENDING_ENROLMENTS work queue (resolveWorkQueueItem).
         enrolment = await add(
             m.Enrolment,
             citizen_id=anna,
@@ -252,7 +253,7 @@ async def build_world(api: Api) -> World:
             status="PENDING",
             plan_id=active,
             live_plan_id=active,
-            requested_at=now,
+            requested_at=now - timedelta(days=20),
         )
         payment = await add(
             m.Payment,
@@ -304,6 +305,7 @@ async def build_world(api: Api) -> World:
             "AccessLogEntry": ids.encode("AccessLogEntry", logged),
             "CaseworkerItem": ids.encode("CaseworkerItem", item),
             "AccessLogEntry about nobody": ids.encode("AccessLogEntry", about_nobody),
+            "WorkQueueItem": ids.encode_compound("WorkQueueItem", "PENDING_ENROLMENTS", enrolment, 0),
         },
         claims=claims,
         mobilepay_account=next(a["id"] for a in mine["mobilePayAccounts"] if a["name"] == "Lønkonto"),
@@ -775,6 +777,14 @@ ROWS: list[Row] = [
         "stopAutomaticPaymentOnBehalf",
         expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
         lambda w, v: on_behalf(w, paymentMethodId=w.ids["PaymentMethod"], idempotencyKey=key()),
+    ),
+    Row(
+        "resolveWorkQueueItem",
+        "mutation($input: ResolveWorkQueueItemInput!) { resolveWorkQueueItem(input: $input) "
+        "{ item { id citizen { id name maskedCpr } resolution { note } } userErrors { code field } } }",
+        "resolveWorkQueueItem",
+        expect(owner=FORBIDDEN, other=FORBIDDEN, caseworker=LOGGED, reader=FORBIDDEN),
+        lambda w, v: {"input": {"itemId": w.ids["WorkQueueItem"], "note": "Ringet op.", "idempotencyKey": key()}},
     ),
     Row(
         "sendPaymentLink",

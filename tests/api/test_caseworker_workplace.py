@@ -10,6 +10,7 @@ the ledger grows.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections import defaultdict
@@ -553,6 +554,177 @@ async def test_a_queue_page_costs_a_constant_number_of_statements(api: Api, worl
     api.sql.reset()
     await queue(api, "MISSED_INSTALLMENTS", first=50)
     assert api.sql.count == one
+
+
+# --- marking an item resolved -------------------------------------------------------------------------------
+
+RESOLVE = """mutation($input: ResolveWorkQueueItemInput!) { resolveWorkQueueItem(input: $input) {
+  item { id queue citizen { id } payment { id } installmentPlan { id } claim { reference }
+    resolution { resolvedAt caseworkerId caseworkerName note } }
+  userErrors { code field message } } }"""
+
+ITEM_IDS = """query($queue: WorkQueue!, $filter: WorkQueueFilter) {
+  workQueue(queue: $queue, filter: $filter) { totalCount nodes { id resolution { note } } } }"""
+
+
+async def resolve(api: Api, item_id: str, note: str = "Ringede til borgeren.", key: str | None = None) -> Any:
+    variables = {"input": {"itemId": item_id, "note": note, "idempotencyKey": key or uuid.uuid4().hex}}
+    return (await caseworker(api, RESOLVE, variables, headers={"Accept-Language": "en"}))["resolveWorkQueueItem"]
+
+
+async def items(api: Api, name: str, citizen: int, *, resolved: bool = False) -> dict[str, Any]:
+    f = {"citizenId": ids.encode("Citizen", citizen), "resolved": resolved}
+    return dict((await caseworker(api, ITEM_IDS, {"queue": name, "filter": f}))["workQueue"])
+
+
+async def marks_and_log_rows(api: Api) -> tuple[int, int]:
+    marks = (await rows(api, select(func.count()).select_from(m.WorkQueueResolution)))[0][0]
+    logged = (await rows(api, select(func.count()).select_from(m.AccessLogEntry)))[0][0]
+    return int(marks), int(logged)
+
+
+async def test_a_resolved_item_leaves_the_open_queue_and_shows_with_its_mark(api: Api, world: World) -> None:
+    open_items = await items(api, "FAILED_PAYMENTS", world.anna)
+    assert open_items["totalCount"] == 1 and open_items["nodes"][0]["resolution"] is None
+    item_id = open_items["nodes"][0]["id"]
+    key = uuid.uuid4().hex
+    before = await marks_and_log_rows(api)
+
+    done = await resolve(api, item_id, "  Anna betaler selv i næste uge.\n", key=key)
+    assert done["userErrors"] == [], done
+    item = done["item"]
+    assert item["id"] == item_id and item["queue"] == "FAILED_PAYMENTS"
+    assert item["payment"]["id"] == ids.encode("Payment", world.failed_payment)
+    assert item["citizen"]["id"] == ids.encode("Citizen", world.anna)
+    resolution = item["resolution"]
+    assert resolution["note"] == "Anna betaler selv i næste uge." and resolution["caseworkerId"] == CASEWORKER
+    assert resolution["resolvedAt"] is not None
+    assert await marks_and_log_rows(api) == (before[0] + 1, before[1] + 1)  # the mark and one access-log row
+
+    # It has left the open queue, and shows among the resolved ones with its mark.
+    assert (await items(api, "FAILED_PAYMENTS", world.anna))["totalCount"] == 0
+    resolved = await items(api, "FAILED_PAYMENTS", world.anna, resolved=True)
+    assert [(n["id"], n["resolution"]["note"]) for n in resolved["nodes"]] == [(item_id, resolution["note"])]
+
+    # The same key again replays the answer and writes nothing; another key finds it resolved, and writes nothing.
+    counted = await marks_and_log_rows(api)
+    assert await resolve(api, item_id, "  Anna betaler selv i næste uge.\n", key=key) == done
+    again = await resolve(api, item_id, "Igen.")
+    assert [(e["code"], e["field"]) for e in again["userErrors"]] == [
+        ("WORK_QUEUE_ITEM_ALREADY_RESOLVED", ["input", "itemId"])
+    ]
+    assert again["userErrors"][0]["message"] == "The item has already been marked resolved."
+    assert again["item"] is None
+    assert await marks_and_log_rows(api) == counted
+
+    # Anna reads who did it in her access log, in words (not the note, which is for colleagues).
+    log = (await api.gql("{ me { accessLog { nodes { operation description } } } }", citizen=ANNA))["data"]["me"]
+    described = [e["description"] for e in log["accessLog"]["nodes"] if e["operation"] == "resolveWorkQueueItem"]
+    assert len(described) == 1 and "som afsluttet" in described[0] and "næste uge" not in described[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["MISSED_INSTALLMENTS", "PENDING_ENROLMENTS", "CLAIMS_AT_COLLECTION", "DEFAULTED_PLANS", "FAILED_DRAWS"]
+)
+async def test_every_queue_but_the_assessments_can_be_resolved(api: Api, world: World, name: str) -> None:
+    citizen = world.david if name == "DEFAULTED_PLANS" else world.anna
+    open_items = await items(api, name, citizen)
+    assert open_items["totalCount"] >= 1, open_items
+    first = open_items["nodes"][0]["id"]
+    assert (await resolve(api, first))["userErrors"] == []
+    after = await items(api, name, citizen)
+    assert after["totalCount"] == open_items["totalCount"] - 1 and first not in [n["id"] for n in after["nodes"]]
+    assert [n["id"] for n in (await items(api, name, citizen, resolved=True))["nodes"]] == [first]
+
+
+async def test_a_claim_that_left_a_plan_is_resolved_alone(api: Api, world: World) -> None:
+    """CLAIMS_AT_COLLECTION items are keyed by plan and claim: marking one leaves the plan's other claims."""
+    async with api.services.db.transaction() as conn:
+        other = (await conn.execute(select(m.Claim.id).where(m.Claim.reference == PENDING_CLAIM))).scalar_one()
+        await conn.execute(
+            insert(m.PlanClaim).values(
+                plan_id=world.active_plan,
+                claim_id=other,
+                outstanding_oere=10_000,
+                left_at=utcnow() - timedelta(days=1),
+                left_reason="AT_COLLECTION",
+            )
+        )
+    open_items = await items(api, "CLAIMS_AT_COLLECTION", world.anna)
+    assert open_items["totalCount"] == 2
+    done = await resolve(api, open_items["nodes"][0]["id"])
+    assert done["item"]["claim"]["reference"] == LEFT_CLAIM
+    left = await items(api, "CLAIMS_AT_COLLECTION", world.anna)
+    assert [n["id"] for n in left["nodes"]] == [open_items["nodes"][1]["id"]]
+
+
+def _item_id(queue: str, key1: int | str, key2: int | str = 0) -> str:
+    return base64.urlsafe_b64encode(f"WorkQueueItem:{queue}:{key1}:{key2}".encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("item", "note", "code", "field"),
+    [
+        ("awaiting", "ok", "WORK_QUEUE_ITEM_DECIDED_ELSEWHERE", "itemId"),  # decided by approve, reject, counter-offer
+        ("bm9wZQ", "ok", "WORK_QUEUE_ITEM_NOT_FOUND", "itemId"),  # no item's id
+        ("payment-node", "ok", "WORK_QUEUE_ITEM_NOT_FOUND", "itemId"),  # a Payment's node id
+        ("captured", "ok", "WORK_QUEUE_ITEM_NOT_FOUND", "itemId"),  # a payment that did not fail
+        (_item_id("EVERYTHING", 1), "ok", "WORK_QUEUE_ITEM_NOT_FOUND", "itemId"),  # no such queue
+        (_item_id("FAILED_PAYMENTS", "-1"), "ok", "WORK_QUEUE_ITEM_NOT_FOUND", "itemId"),  # no ledger key
+        ("failed", "   ", "INVALID_INPUT", "note"),  # the note is required
+        ("failed", "x" * 2001, "INVALID_INPUT", "note"),
+        ("failed", "ok\x00", "INVALID_INPUT", "note"),  # a NUL: PostgreSQL cannot store it
+    ],
+)
+async def test_a_bad_resolution_is_refused_and_writes_nothing(
+    api: Api, world: World, item: str, note: str, code: str, field: str
+) -> None:
+    named = {
+        "awaiting": _item_id("AWAITING_ASSESSMENT", world.pending_plan),
+        "payment-node": ids.encode("Payment", world.failed_payment),
+        "failed": _item_id("FAILED_PAYMENTS", world.failed_payment),
+        "captured": _item_id(
+            "FAILED_PAYMENTS",
+            (await rows(api, select(m.Payment.id).where(m.Payment.status == "CAPTURED")))[0][0],
+        ),
+    }.get(item, item)
+    before = await marks_and_log_rows(api)
+    refused = await resolve(api, named, note)
+    assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [(code, ["input", field])], refused
+    assert refused["item"] is None
+    assert await marks_and_log_rows(api) == before
+    assert (await items(api, "FAILED_PAYMENTS", world.anna))["totalCount"] == 1
+
+
+async def test_two_caseworkers_resolving_at_once_mark_it_once(api: Api, world: World) -> None:
+    item_id = (await items(api, "FAILED_DRAWS", world.anna))["nodes"][0]["id"]
+    answers = await asyncio.gather(*(resolve(api, item_id, f"Kollega {i}") for i in range(6)))
+    assert sorted(a["userErrors"][0]["code"] if a["userErrors"] else "OK" for a in answers) == [
+        "OK",
+        *["WORK_QUEUE_ITEM_ALREADY_RESOLVED"] * 5,
+    ]
+    marks = await rows(api, select(m.WorkQueueResolution.note))
+    assert len(marks) == 1
+
+
+async def test_resolved_and_open_pages_have_cursors_of_their_own(api: Api, world: World) -> None:
+    f = {"citizenId": ids.encode("Citizen", world.anna)}
+    page = await queue(api, "MISSED_INSTALLMENTS", filter=f, first=1)
+    cursor = page["pageInfo"]["endCursor"]
+    body = await api.gql(
+        QUEUE,
+        {"queue": "MISSED_INSTALLMENTS", "filter": {**f, "resolved": True}, "first": 1, "after": cursor},
+        caseworker=CASEWORKER,
+    )
+    assert codes(body) == ["BAD_USER_INPUT"] and "anden forespørgsel" in body["errors"][0]["message"]
+
+
+async def test_a_read_only_caseworker_cannot_resolve(api: Api, world: World) -> None:
+    item_id = (await items(api, "FAILED_PAYMENTS", world.anna))["nodes"][0]["id"]
+    variables = {"input": {"itemId": item_id, "note": "x", "idempotencyKey": "ro"}}
+    body = await api.post(RESOLVE, variables, token=api.token(caseworker=CASEWORKER, read_only=True))
+    assert codes(body.json()) == ["FORBIDDEN"]
+    assert (await items(api, "FAILED_PAYMENTS", world.anna))["totalCount"] == 1
 
 
 # --- search -------------------------------------------------------------------------------------------------

@@ -454,3 +454,23 @@ class CaseworkerItem(Base):
 def table(model: type[Base]) -> Table:
     """A model's Core table, typed as such (``__table__`` is typed as a plain FromClause)."""
     return cast(Table, model.__table__)
+
+
+class WorkQueueResolution(Base):
+    """A work queue's item that a caseworker marked resolved (``gateway.domain.workqueues``): which queue, the item's
+    key there (the keys a queue orders its items by: a plan's, a payment's, a draw's, an installment's or an
+    enrolment's id, and for a claim that left a plan the plan's and the claim's), who, when, and their note for
+    colleagues. One mark per item, ever: a second caseworker finds it resolved."""
+
+    __tablename__ = "work_queue_resolutions"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    queue: Mapped[str] = mapped_column(String(40), nullable=False)
+    key1: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key2: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), nullable=False, index=True)
+    resolved_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    resolver_name: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime] = utc_column()
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (UniqueConstraint("queue", "key1", "key2", name="uq_work_queue_resolutions_queue_key1_key2"),)

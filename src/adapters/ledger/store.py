@@ -23,6 +23,7 @@ from adapters.ledger.idempotency import IdempotencyStatements
 from adapters.ledger.payments import PaymentStatements
 from adapters.ledger.plans import PlanStatements
 from adapters.ledger.versions import StatusChanges
+from adapters.ledger.workplace import WorkQueueStatements
 from gateway.usecases.ports import StatusEvents
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ class LedgerStore(
     IdempotencyStatements,
     AccessLogStatements,
     CollectionStatements,
+    WorkQueueStatements,
 ):
     """Every statement a use-case runs, bound to one connection (a transaction's, or a read connection)."""
 

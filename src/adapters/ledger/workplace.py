@@ -15,11 +15,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 from typing import cast as typed
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, literal, null, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func, insert, literal, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
 from adapters.ledger.queries import CitizenRow, paid_into_plans_select
+from gateway.domain.workqueues import Queue
 
 _citizens = m.table(m.Citizen)
 _claims = m.table(m.Claim)
@@ -31,6 +32,7 @@ _enrolments = m.table(m.Enrolment)
 _payments = m.table(m.Payment)
 _statuses = m.table(m.ClaimCollectionStatus)
 _balances = m.table(m.ClaimBalance)
+_resolutions = m.table(m.WorkQueueResolution)
 
 # Plans whose installments fall due (were or are in force): not one waiting for approval, not a cancelled one.
 IN_FORCE = ("ACTIVE", "COMPLETED", "DEFAULTED")
@@ -248,18 +250,6 @@ async def installment_totals(conn: AsyncConnection, *, start: date, end: date, t
 # --- work queues -----------------------------------------------------------------------------------------
 
 
-class Queue(StrEnum):
-    """Betalingskontoret's work queues (GraphQL's ``WorkQueue``)."""
-
-    AWAITING_ASSESSMENT = "AWAITING_ASSESSMENT"  # plans waiting for an individual assessment
-    MISSED_INSTALLMENTS = "MISSED_INSTALLMENTS"  # installments of active plans missed or overdue
-    PENDING_ENROLMENTS = "PENDING_ENROLMENTS"  # Betalingsservice enrolments pending longer than the setting
-    CLAIMS_AT_COLLECTION = "CLAIMS_AT_COLLECTION"  # a plan held a claim that Gældsstyrelsen took (R14)
-    DEFAULTED_PLANS = "DEFAULTED_PLANS"  # lapsed (misligholdt) plans
-    FAILED_PAYMENTS = "FAILED_PAYMENTS"  # one-off payments that ended FAILED
-    FAILED_DRAWS = "FAILED_DRAWS"  # automatic draws that failed after the provider's retries
-
-
 # Queues ordered by a date (an installment's or a draw's due date); the others by a timestamp.
 DATE_ORDERED = frozenset({Queue.MISSED_INSTALLMENTS, Queue.FAILED_DRAWS})
 
@@ -289,6 +279,15 @@ class QueueItemRow(Protocol):
     def claim_id(self) -> int | None: ...
     @property
     def amount_oere(self) -> int | None: ...
+    # The caseworker's mark, on items marked resolved (None on open items):
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def resolved_by(self) -> str | None: ...
+    @property
+    def resolver_name(self) -> str | None: ...
+    @property
+    def resolution_note(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -299,6 +298,7 @@ class QueueQuery:
     citizen_id: int | None = None
     since_from: datetime | date | None = None  # inclusive
     since_until: datetime | date | None = None  # exclusive
+    resolved: bool = False  # False: the open items; True: those a caseworker marked resolved
 
 
 def _none() -> ColumnElement[Any]:
@@ -398,9 +398,26 @@ def _queue_select(q: QueueQuery) -> Select[Any]:
             return select(*cols).where(d.c.status == "FAILED")
 
 
-def _filtered(q: QueueQuery) -> Any:
-    items = _queue_select(q).subquery()
-    conditions = []
+def _filtered(q: QueueQuery, *, open_or_resolved: bool = False) -> Any:
+    """The queue's items with the caseworker's mark where there is one, and the conditions of the query: open or
+    resolved, one citizen's, a period."""
+    inner = _queue_select(q).subquery()
+    r = _resolutions
+    marked = and_(r.c.queue == q.queue.value, r.c.key1 == inner.c.key1, r.c.key2 == inner.c.key2)
+    items = (
+        select(
+            inner,
+            r.c.resolved_at,
+            r.c.resolved_by,
+            r.c.resolver_name,
+            r.c.note.label("resolution_note"),
+        )
+        .select_from(inner.outerjoin(r, marked))
+        .subquery()
+    )
+    conditions: list[ColumnElement[bool]] = []
+    if not open_or_resolved:
+        conditions.append(items.c.resolved_at.is_not(None) if q.resolved else items.c.resolved_at.is_(None))
     if q.citizen_id is not None:
         conditions.append(items.c.citizen_id == q.citizen_id)
     if q.since_from is not None:
@@ -432,6 +449,55 @@ async def queue_page(
 async def queue_count(conn: AsyncConnection, q: QueueQuery) -> int:
     items, conditions = _filtered(q)
     return int((await conn.execute(select(func.count()).select_from(items).where(*conditions))).scalar_one())
+
+
+async def queue_item(conn: AsyncConnection, q: QueueQuery, key1: int, key2: int) -> QueueItemRow | None:
+    """The item of the queue with these keys, open or marked resolved (None: it is not in the queue)."""
+    items, conditions = _filtered(q, open_or_resolved=True)
+    stmt = select(items).where(*conditions, items.c.key1 == key1, items.c.key2 == key2)
+    return typed("QueueItemRow | None", (await conn.execute(stmt)).first())
+
+
+class WorkQueueStatements:
+    """The work queues' writes (a caseworker's mark), on the connection of the caller's transaction."""
+
+    conn: AsyncConnection
+
+    async def work_queue_item(
+        self, queue: Queue, key1: int, key2: int, *, today: date, pending_before: datetime
+    ) -> QueueItemRow | None:
+        """The item as the queue shows it now, open or marked resolved; None when it is not (or no longer) there."""
+        return await queue_item(self.conn, QueueQuery(queue, today, pending_before), key1, key2)
+
+    async def mark_work_queue_item_resolved(
+        self,
+        *,
+        queue: Queue,
+        key1: int,
+        key2: int,
+        citizen_id: int,
+        by: str,
+        name: str | None,
+        note: str,
+        now: datetime,
+    ) -> int:
+        """Mark the item resolved; a second mark of the same item is a unique violation (the caller's retry then
+        finds it resolved)."""
+        stmt = (
+            insert(_resolutions)
+            .values(
+                queue=queue.value,
+                key1=key1,
+                key2=key2,
+                citizen_id=citizen_id,
+                resolved_by=by,
+                resolver_name=name,
+                resolved_at=now,
+                note=note,
+            )
+            .returning(_resolutions.c.id)
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())
 
 
 # --- search ----------------------------------------------------------------------------------------------

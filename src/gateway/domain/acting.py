@@ -72,6 +72,7 @@ DESCRIBED_OPERATIONS: Final[frozenset[str]] = frozenset(
         "paymentUpdated",
         "paymentMethodUpdated",
         "installmentPlanUpdated",
+        "resolveWorkQueueItem",
         "approveInstallmentPlan",
         "rejectInstallmentPlan",
         "counterOfferInstallmentPlan",

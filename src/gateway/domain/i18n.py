@@ -186,6 +186,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The purpose may be at most 500 characters.",
     ),
     "CITIZEN_NOT_FOUND": ("Borgeren findes ikke.", "The citizen does not exist."),
+    "WORK_QUEUE_ITEM_NOT_FOUND": (
+        "Sagen er ikke (længere) i arbejdskøen.",
+        "The item is not (or no longer) in the work queue.",
+    ),
+    "WORK_QUEUE_ITEM_ALREADY_RESOLVED": (
+        "Sagen er allerede markeret som afsluttet.",
+        "The item has already been marked resolved.",
+    ),
+    "WORK_QUEUE_ITEM_DECIDED_ELSEWHERE": (
+        "En afdragsordning, der venter på en individuel vurdering, afsluttes ved at godkende, afvise eller give et "
+        "modtilbud.",
+        "A plan waiting for an individual assessment is closed by approving, rejecting or counter-offering.",
+    ),
     # The terms of an installment plan (gateway.domain.terms): one entry per published version, never edited.
     "PLAN_TERMS_2026_12": (
         "Vilkår for afdragsordning hos Randers Kommune\n"
@@ -250,6 +263,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ACCESS_caseworkerItems": (
         "{who} så en sag om dig i Betalingskontorets arbejdskø.",
         "{who} saw an item about you in Betalingskontoret's work queue.",
+    ),
+    "ACCESS_resolveWorkQueueItem": (
+        "{who} markerede en sag om dig i en af Betalingskontorets arbejdskøer som afsluttet.",
+        "{who} marked an item about you in one of Betalingskontoret's work queues as resolved.",
     ),
     "ACCESS_approveInstallmentPlan": (
         "{who} godkendte din afdragsordning efter en individuel vurdering.",

@@ -96,7 +96,7 @@ def _decode_errors(claim_ids: Sequence[int | None]) -> Problems:
     return [(UserErrorCode.CLAIM_NOT_FOUND, [*FIELD_CLAIM_IDS, str(i)]) for i, pk in enumerate(claim_ids) if pk is None]
 
 
-def _text_problem(text: str | None, field: str, *, required: bool) -> Problems:
+def text_problem(text: str | None, field: str, *, required: bool) -> Problems:
     """A caseworker's note or message, or the citizen's reason: required where the rules say so, and bounded."""
     if text is None or not text.strip():
         if not required:
@@ -188,7 +188,7 @@ class InstallmentPlans:
         if terms.assessment_reason is not None and not terms.request_assessment:
             errors.append((UserErrorCode.INVALID_INPUT, ["input", "assessmentReason"]))
         else:
-            errors.extend(_text_problem(terms.assessment_reason, "assessmentReason", required=False))
+            errors.extend(text_problem(terms.assessment_reason, "assessmentReason", required=False))
         for v in evaluation.violations:
             if v.code is UserErrorCode.NO_CLAIMS_SELECTED and errors:
                 continue  # the claims were named, just not found
@@ -325,7 +325,7 @@ class InstallmentPlans:
         async def work(tx: LedgerTx) -> Outcome:
             if request.plan_id is None:
                 return refused(UserErrorCode.PLAN_NOT_FOUND, *PLAN_FIELD)
-            problems = _text_problem(request.note, "note", required=True) + _text_problem(
+            problems = text_problem(request.note, "note", required=True) + text_problem(
                 request.message_to_citizen, "messageToCitizen", required=message_required
             )
             if problems:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from gateway.domain.plans import ScheduledInstallment
+from gateway.domain.workqueues import Queue
 
 Row = Any  # a ledger row read by attribute (SQLAlchemy's Row at run time)
 PaymentMethodName = Literal["CARD", "MOBILEPAY"]
@@ -243,6 +244,23 @@ class LedgerTx(Protocol):
         actor_unit: str | None = None,
         purpose: str | None = None,
     ) -> None: ...
+
+    # work queues (a caseworker's mark)
+    async def work_queue_item(
+        self, queue: Queue, key1: int, key2: int, *, today: date, pending_before: datetime
+    ) -> Row | None: ...
+    async def mark_work_queue_item_resolved(
+        self,
+        *,
+        queue: Queue,
+        key1: int,
+        key2: int,
+        citizen_id: int,
+        by: str,
+        name: str | None,
+        note: str,
+        now: datetime,
+    ) -> int: ...
 
 
 class Ledger(Protocol):

@@ -6,6 +6,9 @@ first by (date, key) and paged by keyset: a cursor holds the last item's positio
 page never shifts when items are added or leave, and a cursor of another queue, filter or field is refused
 (``CURSOR_FROM_ANOTHER_QUERY``). The objects an item is about load through the request's DataLoaders, batched.
 Every citizen a page shows is written to the access log.
+
+``resolveWorkQueueItem``: a caseworker marks an item resolved (``gateway.usecases.workqueues``); it leaves the open
+queue and shows, with the mark, under ``filter: {resolved: true}``.
 """
 
 from __future__ import annotations
@@ -19,19 +22,24 @@ from adapters.ledger.queries import CitizenRow
 from gateway.domain.clock import COPENHAGEN, today, utcnow
 from gateway.domain.cpr import Cpr
 from gateway.domain.errors import bad_input
+from gateway.domain.workqueues import Queue
+from gateway.usecases.idempotency import Outcome
+from gateway.usecases.workqueues import ResolveRequest
 from resolvers.caseworkers.access_log import log_caseworker_access
 from resolvers.caseworkers.queries import draw_or_none, plan_or_none
 from resolvers.claims.types import Claim
 from resolvers.common import ids
+from resolvers.common.acting import actor_of
+from resolvers.common.errors import UserError, user_errors
 from resolvers.common.permissions import CaseworkerCanRead
 from resolvers.common.types import Connection, Edge, Money, check_first, decode_keyset, keyset_page_info, money
-from resolvers.context import Info
+from resolvers.context import Context, Info
 from resolvers.loaders.base import present
 from resolvers.payments.types import Payment, PaymentMethod
 from resolvers.plans.draws import Draw
 from resolvers.plans.types import Installment, InstallmentPlan
 
-strawberry.enum(w.Queue, name="WorkQueue", description="Betalingskontoret's work queues.")
+strawberry.enum(Queue, name="WorkQueue", description="Betalingskontoret's work queues.")
 
 
 @strawberry.type(
@@ -53,11 +61,44 @@ class WorkQueueFilter:
     citizen_id: strawberry.ID | None = strawberry.field(default=None, description="One citizen's items only.")
     start: date | None = strawberry.field(default=None, name="from", description="Items from this day on.")
     end: date | None = strawberry.field(default=None, name="to", description="Items up to and including this day.")
+    resolved: bool = strawberry.field(
+        default=False,
+        description="false (the default): the open items. true: the items a caseworker marked resolved "
+        "(resolveWorkQueueItem), each with its resolution.",
+    )
+
+
+ITEM_TYPE = "WorkQueueItem"
+
+
+def item_id(queue: Queue, key1: int, key2: int) -> strawberry.ID:
+    """An item's opaque ID: its queue and its keys there (what ``resolveWorkQueueItem`` names it by)."""
+    return strawberry.ID(ids.encode_compound(ITEM_TYPE, queue.value, key1, key2))
+
+
+def decode_item_id(text: str) -> tuple[Queue, tuple[int, int]] | None:
+    """The queue and keys an item's ID names, or None when it names none."""
+    parts = ids.decode_compound(text, ITEM_TYPE, 3)
+    if parts is None or parts[0] not in Queue.__members__:
+        return None
+    key1, key2 = ids.key_or_none(parts[1]), ids.key_or_none(parts[2])
+    return None if key1 is None or key2 is None else (Queue(parts[0]), (key1, key2))
+
+
+@strawberry.type(description="A caseworker marked the item resolved: who, when and their note for colleagues.")
+class WorkQueueResolution:
+    resolved_at: datetime
+    caseworker_id: str = strawberry.field(description="The caseworker's id, as their token said.")
+    caseworker_name: str | None = strawberry.field(description="Their name, where their token said it.")
+    note: str = strawberry.field(description="For colleagues; never shown to the citizen.")
 
 
 @strawberry.type(description="An item of a work queue: what it is about and whose it is, oldest first.")
 class WorkQueueItem:
-    queue: w.Queue
+    id: strawberry.ID = strawberry.field(
+        description="The item: its queue and what it is about. Names it to resolveWorkQueueItem (not a Node)."
+    )
+    queue: Queue
     since: datetime | None = strawberry.field(
         description="When it entered the queue (plans, enrolments, payments, claims that left a plan)."
     )
@@ -73,11 +114,24 @@ class WorkQueueItem:
     payment_pk: strawberry.Private[int | None]
     enrolment_pk: strawberry.Private[int | None]
     claim_pk: strawberry.Private[int | None]
+    resolution: WorkQueueResolution | None = strawberry.field(
+        description="The caseworker's mark, on an item marked resolved; null on an open item."
+    )
 
     @classmethod
-    def from_row(cls, queue: w.Queue, r: w.QueueItemRow) -> WorkQueueItem:
+    def from_row(cls, queue: Queue, r: w.QueueItemRow) -> WorkQueueItem:
         stamped = isinstance(r.since, datetime)  # timestamp queues; the others are ordered by a due date
+        resolution = None
+        if r.resolved_at is not None:
+            resolution = WorkQueueResolution(
+                resolved_at=r.resolved_at,
+                caseworker_id=r.resolved_by or "",
+                caseworker_name=r.resolver_name,
+                note=r.resolution_note or "",
+            )
         return cls(
+            id=item_id(queue, r.key1, r.key2),
+            resolution=resolution,
             queue=queue,
             since=r.since if isinstance(r.since, datetime) else None,
             due_on=None if stamped else r.since,
@@ -139,7 +193,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), COPENHAGEN).astimezone(UTC)
 
 
-def _position(queue: w.Queue, parts: list[str]) -> tuple[datetime | date, int, int]:
+def _position(queue: Queue, parts: list[str]) -> tuple[datetime | date, int, int]:
     """The position a cursor of this queue holds; a cursor's scope is keyed but its position is not, so whatever
     a client edited there is checked like input (a key no ledger id can be, a timestamp without its offset)."""
     since_text, k1, k2 = parts
@@ -165,7 +219,7 @@ class WorkQueueQueries:
     async def work_queue(
         self,
         info: Info,
-        queue: w.Queue,
+        queue: Queue,
         filter: WorkQueueFilter | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -182,7 +236,9 @@ class WorkQueueQueries:
         days = [d for d in (f.start, f.end) if d is not None]
         if any(not FIRST_DAY <= d <= LAST_DAY for d in days) or (len(days) == 2 and days[0] > days[1]):
             raise bad_input("INVALID_DATE_RANGE", first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
-        scope = ids.query_scope(ctx.services.settings.cursor_key, "workQueue", queue.value, citizen_pk, f.start, f.end)
+        scope = ids.query_scope(
+            ctx.services.settings.cursor_key, "workQueue", queue.value, citizen_pk, f.start, f.end, f.resolved
+        )
         parts = decode_keyset(after, scope, 3)
         position = _position(queue, parts) if parts is not None else None
         dated = queue in w.DATE_ORDERED
@@ -194,6 +250,7 @@ class WorkQueueQueries:
             citizen_id=citizen_pk,
             since_from=(f.start if dated else _day_start(f.start)) if f.start is not None else None,
             since_until=(until if dated else _day_start(until)) if until is not None else None,
+            resolved=f.resolved,
         )
         async with ctx.db.read() as conn:
             rows = await w.queue_page(conn, query, after=position, limit=limit + 1)
@@ -213,3 +270,60 @@ class WorkQueueQueries:
             page_info=keyset_page_info(edges, len(rows) > limit, after),
             total_count=total,
         )
+
+
+# --- resolveWorkQueueItem -----------------------------------------------------------------------------------
+
+
+@strawberry.input(description="Mark a work queue's item resolved: it leaves the open queue.")
+class ResolveWorkQueueItemInput:
+    item_id: strawberry.ID = strawberry.field(description="The item's id (WorkQueueItem.id).")
+    note: str = strawberry.field(
+        description="What was done, for colleagues (required, at most 2,000 characters); never shown to the citizen."
+    )
+    idempotency_key: str
+
+
+@strawberry.type
+class ResolveWorkQueueItemPayload:
+    item: WorkQueueItem | None = strawberry.field(description="The item, now with its resolution.")
+    user_errors: list[UserError]
+
+
+async def _resolved_item(ctx: Context, outcome: Outcome) -> WorkQueueItem | None:
+    """The item a successful outcome names, as its queue shows it now."""
+    if not outcome.ok:
+        return None
+    name, key1, key2 = outcome.result["workQueueItem"]
+    queue = Queue(name)
+    query = w.QueueQuery(
+        queue=queue,
+        today=today(),
+        pending_before=utcnow() - timedelta(days=ctx.services.settings.queue_enrolment_pending_days),
+    )
+    async with ctx.db.read() as conn:
+        row = await w.queue_item(conn, query, int(key1), int(key2))
+    return WorkQueueItem.from_row(queue, row) if row is not None else None
+
+
+async def resolve_work_queue_item(info: Info, input: ResolveWorkQueueItemInput) -> ResolveWorkQueueItemPayload:
+    ctx = info.context
+    caseworker = ctx.caseworker()
+    named = decode_item_id(input.item_id)
+    note = input.note.strip()
+    outcome = await ctx.services.work_queues.resolve(
+        ResolveRequest(
+            caseworker_id=caseworker.caseworker_id,
+            actor=caseworker.actor_key,
+            queue=named[0] if named is not None else None,
+            keys=named[1] if named is not None else None,
+            note=note,
+            idempotency_key=input.idempotency_key,
+            payload={"itemId": input.item_id, "note": note},
+            request_id=ctx.request_id,
+            who=actor_of(caseworker),
+        )
+    )
+    return ResolveWorkQueueItemPayload(
+        item=await _resolved_item(ctx, outcome), user_errors=user_errors(outcome.errors, ctx.language)
+    )

@@ -61,6 +61,24 @@ def decode_or_none(global_id: str, type_name: str) -> int | None:
         return None
 
 
+def encode_compound(type_name: str, *parts: str | int) -> str:
+    """An opaque ID of something that is not a node and is keyed by more than one value (a work queue's item:
+    its queue and keys): base64url of "Type:part:part:...". Never a CPR: the parts are enum names and ledger keys."""
+    return base64.urlsafe_b64encode(":".join([type_name, *(str(p) for p in parts)]).encode()).decode().rstrip("=")
+
+
+def decode_compound(global_id: str, type_name: str, size: int) -> list[str] | None:
+    """The parts of an ``encode_compound`` ID of ``type_name`` with ``size`` parts, or None when it is not one."""
+    if not global_id or len(global_id) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    found, *parts = raw.split(":")
+    return parts if found == type_name and len(parts) == size else None
+
+
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 

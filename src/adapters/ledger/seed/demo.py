@@ -113,6 +113,7 @@ async def delete_citizens(conn: AsyncConnection, cprs: list[str]) -> None:
     for stmt in (
         # What the worker made over time: items, notices, draws (and the entries' links to them).
         delete(m.CaseworkerItem).where(m.CaseworkerItem.citizen_id.in_(citizen_ids)),
+        delete(m.WorkQueueResolution).where(m.WorkQueueResolution.citizen_id.in_(citizen_ids)),
         delete(m.CitizenNotice).where(m.CitizenNotice.citizen_id.in_(citizen_ids)),
         # Caseworkers' requests that the citizen pay ticked claims (their notices are gone above).
         delete(m.PaymentRequestClaim).where(m.PaymentRequestClaim.request_id.in_(request_ids)),
