@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from adapters.gaeldst.simulator import DEMO_COLLECTION_STATES
 from adapters.ledger import models as m
@@ -753,6 +753,16 @@ async def test_search_by_cpr_name_and_claim_reference_masks_the_cpr(api: Api) ->
     assert (await search(api, "CPR", "0101011234"))["nodes"] == []
     assert (await search(api, "NAME", "%%"))["nodes"] == []  # LIKE's wildcards are plain characters
     assert (await search(api, "CLAIM_REFERENCE", "RK-REN"))["nodes"] == []  # references match exactly
+
+
+async def test_a_name_search_ignores_the_case_of_every_letter(api: Api) -> None:
+    """Danish names have Æ, Ø and Å: both databases fold them (SQLite's own lower() folds A–Z only)."""
+    async with api.services.db.transaction() as conn:
+        await conn.execute(update(m.Citizen).where(m.Citizen.cpr == DAVID).values(name="Dåvid Ærø Østergård"))
+    for text in ("ærø øst", "ÆRØ ØSTERGÅRD", "dÅvid", "Østergård"):
+        found = await search(api, "NAME", text)
+        assert [n["name"] for n in found["nodes"]] == ["Dåvid Ærø Østergård"], text
+    assert (await search(api, "NAME", "aero"))["nodes"] == []  # folded, not transliterated
 
 
 async def test_search_pages_and_logs_every_citizen_found(api: Api) -> None:

@@ -13,11 +13,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import String, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.functions import FunctionElement
 
 from adapters.ledger.fastread import FastReads
 
@@ -76,11 +78,40 @@ def _install_pool_health_check(engine: AsyncEngine) -> None:
             raise DisconnectionError("the database closed this connection")
 
 
+SQLITE_LOWER = "gateway_lower"
+
+
+class lower_text(FunctionElement[str]):
+    """``lower()`` for every letter, on both databases: PostgreSQL's ``lower`` folds every letter, SQLite's only
+    A–Z ("Ø" stays "Ø"), so on SQLite it is ``gateway_lower``, Python's ``str.lower`` registered on each connection.
+    Written here because SQLite has no Unicode-aware lower without the ICU extension, which Python's sqlite3 does
+    not ship."""
+
+    type = String()
+    name = "lower_text"
+    inherit_cache = True
+
+
+@compiles(lower_text)
+def _lower_text(element: lower_text, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(lower_text, "sqlite")
+def _lower_text_sqlite(element: lower_text, compiler: Any, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _install_sqlite_hooks(engine: AsyncEngine, *, reads_only: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin.
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _sqlite_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.ledger import models as m
+from adapters.ledger.db import lower_text
 from adapters.ledger.queries import CitizenRow, paid_into_plans_select
 from gateway.domain.workqueues import Queue
 
@@ -519,7 +520,7 @@ def _search_condition(by: SearchBy, text: str) -> Any:
         case SearchBy.CPR:
             return c.cpr == text
         case SearchBy.NAME:
-            return func.lower(c.name).like(f"%{_like_escaped(text.lower())}%", escape="\\")
+            return lower_text(c.name).like(f"%{_like_escaped(text.lower())}%", escape="\\")
         case SearchBy.CLAIM_REFERENCE:
             return c.id.in_(select(_claims.c.citizen_id).where(_claims.c.reference == text))
 
