@@ -416,7 +416,7 @@ async def test_a_citizen_over_the_burst_gets_rate_limited(
         body = refused.json()
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        assert body["errors"][0]["message"] == f"Too many requests. Try again in {retry_after} seconds."
+        assert body["errors"][0]["message"] == f"Too many requests. Wait {retry_after} s and try again."
         rate_limit = body["extensions"]["rateLimit"]
         assert rate_limit["limit"] == 4 and rate_limit["remaining"] == 0 and rate_limit["resetSeconds"] >= retry_after
         assert refused.headers["cache-control"] == "no-store"

@@ -204,3 +204,11 @@ async def test_other_methods_on_graphql_are_a_json_405(api: Api, method: str) ->
     assert response.headers["content-type"] == "application/json"
     assert response.headers["allow"] == "POST"
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_the_rate_limits_message_reads_right_for_one_second() -> None:
+    """Retry-After is most often 1: "Prøv igen om 1 sekunder" / "Try again in 1 seconds"."""
+    from gateway.domain.i18n import translate
+
+    assert translate("RATE_LIMITED", "da", seconds=1) == "For mange forespørgsler. Vent 1 sek., og prøv igen."
+    assert translate("RATE_LIMITED", "en", seconds=1) == "Too many requests. Wait 1 s and try again."

@@ -72,8 +72,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The request is too large (at most {limit} bytes).",
     ),
     "RATE_LIMITED": (
-        "For mange forespørgsler. Prøv igen om {seconds} sekunder.",
-        "Too many requests. Try again in {seconds} seconds.",
+        "For mange forespørgsler. Vent {seconds} sek., og prøv igen.",
+        "Too many requests. Wait {seconds} s and try again.",
     ),
     "UPSTREAM_UNAVAILABLE": (
         "Gældsstyrelsen kunne ikke kontaktes; oplysninger om inddrivelse mangler midlertidigt.",
