@@ -47,6 +47,7 @@ from adapters.simserver import ThreadedServer
 from gateway.domain import clock
 from gateway.domain.bankdays import add_bank_days
 from gateway.domain.draws import collection_date, when_to_create
+from gateway.domain.i18n import format_day
 from gateway.domain.money import to_decimal_string
 from gateway.domain.plan_states import lapse_date
 from gateway.services import Services, build_services
@@ -93,7 +94,9 @@ PLAN = """query($id: ID!) { node(id: $id) { ... on InstallmentPlan { status mont
   draws { dueOn status channel amount { amountOere } failureReason createdAt settledAt }
   nextDraw { dueOn status channel } } } }"""
 
-NOTICES = """{ me { notices { code severity createdAt draw { dueOn status channel } installmentPlan { id } } } }"""
+NOTICES = (
+    """{ me { notices { code severity message createdAt draw { dueOn status channel } installmentPlan { id } } } }"""
+)
 
 ITEMS = """query($kinds: [CaseworkerItemKind!]) { caseworkerItems(kinds: $kinds, first: 100) {
   nodes { kind createdAt citizen { name } installmentPlan { id } draw { status failureReason } } } }"""
@@ -612,6 +615,11 @@ async def test_annas_failed_month_is_missed_told_queued_and_paid_within_the_grac
     assert [(n["severity"], n["draw"]["status"], n["installmentPlan"]) for n in told] == [
         ("WARNING", "FAILED", {"id": anna.plan_gid})
     ]
+    # Its dates as Danish writes them ("1. marts 2027"), never "01-03-2027" (which reads as 3 January in English).
+    lapse_on = lapse_date(draw.due_on, w.services.settings.plan_default_grace_days)
+    assert f"med forfald {format_day(draw.due_on, 'da')} er ikke betalt" in told[0]["message"]
+    assert f"Betal beløbet senest {format_day(lapse_on, 'da')};" in told[0]["message"]
+    assert "-" not in format_day(draw.due_on, "da") and draw.due_on.strftime("%d-%m-%Y") not in told[0]["message"]
     assert [(i["kind"], i["citizen"]["name"], i["installmentPlan"], i["draw"]) for i in seen["queue"]] == [
         (
             "DRAW_FAILED",

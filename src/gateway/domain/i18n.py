@@ -6,7 +6,10 @@ contain a CPR number or other personal data.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
+
+from babel.dates import format_date as _babel_format_date
 
 Language = Literal["da", "en"]
 DEFAULT_LANGUAGE: Language = "da"
@@ -425,6 +428,12 @@ def negotiate(accept_language: str | None) -> Language:
         if primary in ("da", "en") and q > best[0]:
             best = (q, "da" if primary == "da" else "en")
     return best[1]
+
+
+def format_day(day: date, language: Language) -> str:
+    """A date in a message, as the citizen's language writes it: "1. marts 2027", "1 March 2027" (Babel's long
+    form, as the web page writes dates; never "01-03-2027", which an English reader takes for 3 January)."""
+    return _babel_format_date(day, format="long", locale="en_GB" if language == "en" else "da_DK")
 
 
 def translate(key: str, language: Language, **params: object) -> str:

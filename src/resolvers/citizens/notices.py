@@ -12,7 +12,7 @@ from adapters.ledger.queries import PlanRow
 from gateway.domain.collection import CollectionStatus
 from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GARNISHMENT_INFO_URL
 from gateway.domain.enrolments import EnrolmentStatus
-from gateway.domain.i18n import translate
+from gateway.domain.i18n import format_day, translate
 from gateway.domain.money import format_dkk
 from gateway.domain.plan_states import is_live, lapse_date
 from resolvers.claims.collection import collection_of
@@ -165,8 +165,8 @@ async def _events(ctx: Context, citizen_pk: int, plans: dict[int, PlanRow]) -> l
         if draw is not None:
             params = {
                 "amount": format_dkk(draw.amount_oere),
-                "due_on": draw.due_on.strftime("%d-%m-%Y"),
-                "lapse_on": lapse_date(draw.due_on, grace).strftime("%d-%m-%Y"),
+                "due_on": format_day(draw.due_on, ctx.language),
+                "lapse_on": format_day(lapse_date(draw.due_on, grace), ctx.language),
             }
         plan = plans.get(r.plan_id) if r.plan_id is not None else None
         request = await payment_request(ctx, r.payment_request_id) if r.payment_request_id is not None else None
