@@ -25,11 +25,13 @@ import base64
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import unquote_plus
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -248,10 +250,21 @@ def csrf_ok(request: Request, submitted: object) -> bool:
 NEXT_FIELD: Final = "naeste"
 
 
+# Ten digits, perhaps with a hyphen or space after the sixth, and percent-encoded or not: CPR-shaped. The page's own
+# paths never hold one (its ids are opaque), so a path that does is nowhere to go back to: the sign-in page's URL
+# (``/log-ind?naeste=…``) would carry it into browser histories and proxies' logs.
+_CPR_SHAPED: Final = re.compile(r"(?<!\d)\d{6}[- ]?\d{4}(?!\d)")
+
+
 def safe_next(value: object) -> str:
-    """A local path to go back to (never another site: an open redirect)."""
+    """A local path to go back to (never another site: an open redirect; never one with a CPR number in it)."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     if len(value) > 2000 or any(ord(c) < 0x20 or c == "\x7f" for c in value):
+        return "/"
+    decoded = value
+    for _ in range(4):
+        decoded = unquote_plus(decoded)
+    if _CPR_SHAPED.search(decoded):
         return "/"
     return value

@@ -450,3 +450,27 @@ async def test_a_form_sent_again_with_other_choices_says_so_in_the_pages_words(b
         assert again.status_code == 400
         assert html.escape(expected) in again.text
         assert "dempoten" not in again.text  # no word of the API's machinery
+
+
+async def test_a_path_with_a_cpr_number_is_never_where_signing_in_comes_back_to(browser: Browser) -> None:
+    """The sign-in page's URL carried it (``/log-ind?naeste=/betal%3Fkrav%3D1507804321``): into the browser's history
+    and any proxy's log. The page's own paths never hold one."""
+    for target in (
+        "/betal?krav=1507804321",
+        "/betal?krav=150780-4321",
+        "/betal?krav=15078%304321",
+        "/betalinger/1507804321",
+    ):
+        response = await browser.get(target)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/log-ind", target
+        page = await browser.get("/log-ind", params={"naeste": target})
+        assert 'name="naeste"' not in page.text
+        csrf = CSRF_RE.search(page.text)
+        assert csrf
+        signed_in = await browser.client.post(
+            "/log-ind/udvikling", data={"csrf_token": csrf.group(1), "cpr": ANNA, "naeste": target}
+        )
+        assert signed_in.headers["location"] == "/", target
+        await browser.client.post("/log-ud", data={"csrf_token": await browser.csrf("/")})
+    assert session.safe_next("/betal?krav=Q2xhaW06MTA,Q2xhaW06OQ") == "/betal?krav=Q2xhaW06MTA,Q2xhaW06OQ"
