@@ -428,3 +428,26 @@ async def test_a_declined_counter_offer_frees_the_claims(api: Api) -> None:
         citizen=DAVID,
     )
     assert codes(late["userErrors"]) == ["PLAN_NOT_COUNTER_OFFERED"]
+
+
+async def test_a_counter_offer_of_one_month_reads_one_month(api: Api) -> None:
+    """The notice read "i 1 måneder" / "for 1 months" (found in an outside review)."""
+    plan = await ask_for_a_long_plan(api, "one-month")
+    offered = await decide(
+        api,
+        "counterOfferInstallmentPlan",
+        {
+            "planId": plan["id"],
+            "months": 1,
+            "note": "Alt på én gang",
+            "messageToCitizen": "Betal det hele på én gang.",
+            "idempotencyKey": key("one-month-offer"),
+        },
+        caseworker=CASEWORKER,
+    )
+    assert offered["userErrors"] == [] and offered["plan"]["assessment"]["counterOffer"]["months"] == 1
+    told = [n for n in await notices(api) if n["code"] == "PLAN_COUNTER_OFFERED"]
+    assert len(told) == 1 and "12.050,00 kr. om måneden i 1 måned. " in told[0]["message"]
+    english = await api.gql(NOTICES, citizen=DAVID, headers={"Accept-Language": "en"})
+    messages = [n["message"] for n in english["data"]["me"]["notices"] if n["code"] == "PLAN_COUNTER_OFFERED"]
+    assert len(messages) == 1 and "12.050,00 kr. a month for 1 month instead." in messages[0]

@@ -387,9 +387,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Betalingskontoret if you have questions.",
     ),
     "NOTICE_PLAN_COUNTER_OFFERED": (
-        "Betalingskontoret tilbyder dig i stedet en afdragsordning på {amount} om måneden i {months} måneder. "
+        "Betalingskontoret tilbyder dig i stedet en afdragsordning på {amount} om måneden i {months}. "
         "Accepter eller afvis tilbuddet under din afdragsordning.",
-        "Betalingskontoret offers you an installment plan of {amount} a month for {months} months instead. Accept "
+        "Betalingskontoret offers you an installment plan of {amount} a month for {months} instead. Accept "
         "or decline the offer under your installment plan.",
     ),
     "NOTICE_PAYMENT_REQUESTED": (
@@ -434,6 +434,13 @@ def format_day(day: date, language: Language) -> str:
     """A date in a message, as the citizen's language writes it: "1. marts 2027", "1 March 2027" (Babel's long
     form, as the web page writes dates; never "01-03-2027", which an English reader takes for 3 January)."""
     return _babel_format_date(day, format="long", locale="en_GB" if language == "en" else "da_DK")
+
+
+def format_months(months: int, language: Language) -> str:
+    """A number of months in a message: "1 måned", "18 måneder"; "1 month", "18 months"."""
+    if language == "en":
+        return f"{months} month" if months == 1 else f"{months} months"
+    return f"{months} måned" if months == 1 else f"{months} måneder"
 
 
 def translate(key: str, language: Language, **params: object) -> str:

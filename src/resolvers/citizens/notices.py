@@ -12,7 +12,7 @@ from adapters.ledger.queries import PlanRow
 from gateway.domain.collection import CollectionStatus
 from gateway.domain.contacts import COLLECTION_AGENCY, PAYMENTS_OFFICE, WAGE_GARNISHMENT_INFO_URL
 from gateway.domain.enrolments import EnrolmentStatus
-from gateway.domain.i18n import format_day, translate
+from gateway.domain.i18n import format_day, format_months, translate
 from gateway.domain.money import format_dkk
 from gateway.domain.plan_states import is_live, lapse_date
 from resolvers.claims.collection import collection_of
@@ -173,7 +173,8 @@ async def _events(ctx: Context, citizen_pk: int, plans: dict[int, PlanRow]) -> l
         if request is not None:
             params = {"count": len(request.claims), "amount": request.total_outstanding.formatted}
         if code is NoticeCode.PLAN_COUNTER_OFFERED and plan is not None and plan.counter_offer_monthly_oere:
-            params = {"amount": format_dkk(plan.counter_offer_monthly_oere), "months": plan.counter_offer_months}
+            months = format_months(plan.counter_offer_months or 0, ctx.language)
+            params = {"amount": format_dkk(plan.counter_offer_monthly_oere), "months": months}
         message = translate(f"NOTICE_{code.value}", ctx.language, **params)
         if code in _ASSESSMENT_NOTICES and plan is not None and plan.message_to_citizen:
             message += " " + translate("NOTICE_MESSAGE_FROM_OFFICE", ctx.language, message=plan.message_to_citizen)
