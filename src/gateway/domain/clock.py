@@ -25,14 +25,20 @@ def today() -> date:
 
 
 def travel_to(day: date) -> None:
-    """Move the clock to the same time of day on ``day`` (Danish date)."""
+    """Move the clock to the same Danish time of day on ``day`` (Danish date).
+
+    Reckoned on Copenhagen's wall clock, not in whole UTC days: a day on the other side of a daylight-saving
+    change is 23 or 25 hours away, and 24-hour steps from an hour before or after midnight would land on the
+    day before or after ``day``."""
     global _offset
-    _offset += timedelta(days=(day - today()).days)
+    now = utcnow().astimezone(COPENHAGEN)
+    there = datetime.combine(day, now.time(), tzinfo=COPENHAGEN)  # a time that does not exist there: one later
+    _offset += there.astimezone(UTC) - now.astimezone(UTC)
 
 
 def advance(days: int) -> None:
-    global _offset
-    _offset += timedelta(days=days)
+    """``days`` Danish calendar days later, at the same Danish time of day."""
+    travel_to(today() + timedelta(days=days))
 
 
 def reset() -> None:
