@@ -140,7 +140,7 @@ def return_url(receiver: tuple[Receiver, ThreadedServer]) -> str:
     return f"{receiver[1].url}/return?from=sim"
 
 
-async def wait_for_events(recv: Receiver, object_id: str, count: int, timeout: float = 3.0) -> list[WebhookEvent]:
+async def wait_for_events(recv: Receiver, object_id: str, count: int, timeout: float = 15.0) -> list[WebhookEvent]:
     deadline = time.monotonic() + timeout
     while True:
         events = recv.events(object_id)
@@ -149,7 +149,7 @@ async def wait_for_events(recv: Receiver, object_id: str, count: int, timeout: f
         await asyncio.sleep(0.02)
 
 
-async def webhooks_settled(admin: httpx.AsyncClient, timeout: float = 5.0) -> None:
+async def webhooks_settled(admin: httpx.AsyncClient, timeout: float = 15.0) -> None:
     """Wait until no webhook is on its way (each one delivered, failed, dropped or held): then the receiver has
     all it will ever get for what happened so far."""
     deadline = time.monotonic() + timeout
@@ -575,11 +575,11 @@ async def test_failed_deliveries_are_retried(
 async def test_slow_webhooks_do_not_block_the_request(
     client: PaymentsClient, admin: httpx.AsyncClient, recv: Receiver, return_url: str
 ) -> None:
-    await admin.post("/admin/config", json={"webhookDelayMs": 400})
+    # Had the approval waited for its webhook, the webhook would be here when it answered; the delay is long
+    # enough that no busy machine takes as long to answer (no time is measured).
+    await admin.post("/admin/config", json={"webhookDelayMs": 2000})
     payment = await new_payment(client, return_url, "slow-1")
-    started = time.monotonic()
     assert (await admin.post(f"/admin/payments/{payment.id}/approve")).status_code == 200
-    assert time.monotonic() - started < 0.3
     assert recv.events(payment.id) == []
     assert len(await wait_for_events(recv, payment.id, 1)) == 1
 
