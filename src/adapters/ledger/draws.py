@@ -126,7 +126,7 @@ class DrawStatements:
                 )
             )
             .where(_plan_claims.c.live_claim_id.is_not(None))
-            .order_by(_plans.c.citizen_id, _plan_claims.c.plan_id)
+            .order_by(_plans.c.citizen_id, _plan_claims.c.plan_id, _plan_claims.c.claim_id)
         )
         return list(await self.conn.execute(stmt))
 
