@@ -13,12 +13,12 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from adapters.ledger.backlog import worker_backlog
-from gateway.domain.clock import utcnow
 from gateway.services import Services
 from gateway.tracing import tracer
 
@@ -62,7 +62,9 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         scheduler = AsyncIOScheduler(job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
-        scheduler.add_job(self.sweep, "interval", seconds=self.interval_seconds, next_run_time=utcnow())
+        # The first sweep now by the scheduler's own (real) clock: the movable one (``gateway.domain.clock``) may be
+        # years ahead in a simulation or a test, and the scheduler would wait for that day to come.
+        scheduler.add_job(self.sweep, "interval", seconds=self.interval_seconds, next_run_time=datetime.now(UTC))
         scheduler.start()
         log.info("worker.started", interval_seconds=self.interval_seconds)
         try:

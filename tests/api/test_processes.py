@@ -42,6 +42,7 @@ from adapters.ledger.seed import seed_demo
 from adapters.payments.simulator import create_simulator_app
 from adapters.simserver import ThreadedServer
 from gateway.auth import issue_token
+from gateway.domain import clock
 from gateway.domain.clock import today
 from gateway.settings import Settings
 from gateway.worker import Worker
@@ -455,3 +456,29 @@ async def test_a_worker_told_to_stop_finishes_the_sweep_in_flight(
         release.set()
         await running
         assert services.metrics.registry.get_sample_value("gateway_worker_sweeps_total", {"result": "ok"}) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_worker_started_on_a_moved_clock_sweeps_at_once(
+    migrated: str, gaeldst_sim: ThreadedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The process's clock years ahead (as in a simulation): the first sweep is still now, not on that day.
+    async with build_api(migrated, gaeldst_sim) as api:
+        services = api.services
+        swept = asyncio.Event()
+        sweep = services.draws.sweep
+
+        async def noted_sweep() -> Any:
+            swept.set()
+            return await sweep()
+
+        monkeypatch.setattr(services.draws, "sweep", noted_sweep)
+        clock.travel_to(today() + timedelta(days=3650))
+        stop = asyncio.Event()
+        try:
+            running = asyncio.create_task(Worker(services, interval_seconds=3600).run(stop))
+            await asyncio.wait_for(swept.wait(), WAIT_SECONDS)
+        finally:
+            clock.reset()
+            stop.set()
+        await running
