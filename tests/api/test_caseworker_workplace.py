@@ -539,6 +539,7 @@ async def test_bad_queue_input_is_refused_and_writes_nothing(
 async def test_a_queue_page_logs_the_citizens_it_shows(api: Api, world: World) -> None:
     async def logged(operation: str) -> list[int | None]:
         stmt = select(m.AccessLogEntry.citizen_id).where(m.AccessLogEntry.operation == operation)
+        stmt = stmt.order_by(m.AccessLogEntry.id)  # in the order written, not as the database happens to find them
         return [r.citizen_id for r in await rows(api, stmt)]
 
     before = await logged("workQueue")
@@ -766,7 +767,11 @@ async def test_a_name_search_ignores_the_case_of_every_letter(api: Api) -> None:
 
 
 async def test_search_pages_and_logs_every_citizen_found(api: Api) -> None:
-    stmt = select(m.AccessLogEntry.citizen_id).where(m.AccessLogEntry.operation == "searchCitizens")
+    stmt = (
+        select(m.AccessLogEntry.citizen_id)
+        .where(m.AccessLogEntry.operation == "searchCitizens")
+        .order_by(m.AccessLogEntry.id)  # in the order written: the last one is the last look-up
+    )
     before = len(await rows(api, stmt))
     first = await search(api, "NAME", "en", first=2)  # Anna Jensen, Bo Nielsen, Camilla Hansen, David Larsen
     assert first["totalCount"] >= 4 and first["pageInfo"]["hasNextPage"]
