@@ -617,8 +617,10 @@ async def live_enrolment_claims_by_claim_ids(
 
 
 async def enrolment_claims_by_enrolment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[EnrolmentClaimRow]:
-    stmt = select(_enrolment_claims.c.enrolment_id, _enrolment_claims.c.claim_id).where(
-        _enrolment_claims.c.enrolment_id.in_(ids)
+    stmt = (
+        select(_enrolment_claims.c.enrolment_id, _enrolment_claims.c.claim_id)
+        .where(_enrolment_claims.c.enrolment_id.in_(ids))
+        .order_by(_enrolment_claims.c.enrolment_id, _enrolment_claims.c.claim_id)
     )
     return typed("list[EnrolmentClaimRow]", list(await conn.execute(stmt)))
 
@@ -648,7 +650,11 @@ async def payments_by_citizen_ids(conn: AsyncConnection, citizen_ids: Sequence[i
 
 
 async def payment_claims_by_payment_ids(conn: AsyncConnection, ids: Sequence[int]) -> list[PaymentClaimRow]:
-    stmt = select(_payment_claims.c.payment_id, _payment_claims.c.claim_id).where(_payment_claims.c.payment_id.in_(ids))
+    stmt = (
+        select(_payment_claims.c.payment_id, _payment_claims.c.claim_id)
+        .where(_payment_claims.c.payment_id.in_(ids))
+        .order_by(_payment_claims.c.payment_id, _payment_claims.c.claim_id)
+    )
     return typed("list[PaymentClaimRow]", list(await conn.execute(stmt)))
 
 
