@@ -465,20 +465,22 @@ async def test_a_worker_started_on_a_moved_clock_sweeps_at_once(
     # The process's clock years ahead (as in a simulation): the first sweep is still now, not on that day.
     async with build_api(migrated, gaeldst_sim) as api:
         services = api.services
-        swept = asyncio.Event()
+        swept, clock_back = asyncio.Event(), asyncio.Event()
         sweep = services.draws.sweep
 
         async def noted_sweep() -> Any:
             swept.set()
+            await clock_back.wait()  # the sweep itself runs on today's clock
             return await sweep()
 
         monkeypatch.setattr(services.draws, "sweep", noted_sweep)
         clock.travel_to(today() + timedelta(days=3650))
         stop = asyncio.Event()
+        running = asyncio.create_task(Worker(services, interval_seconds=3600).run(stop))
         try:
-            running = asyncio.create_task(Worker(services, interval_seconds=3600).run(stop))
             await asyncio.wait_for(swept.wait(), WAIT_SECONDS)
         finally:
             clock.reset()
+            clock_back.set()
             stop.set()
-        await running
+            await running
