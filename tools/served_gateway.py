@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,19 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+from adapters.simserver import free_port
+
+__all__ = ["GATEWAY", "fail", "free_port", "served_gateway", "wait_until_healthy"]
+
 GATEWAY = Path(sys.executable).with_name("gateway")
 
 
 def fail(tool: str, message: str) -> NoReturn:
     print(f"{tool}: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until_healthy(tool: str, url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

@@ -33,6 +33,31 @@ def _ephemeral_ports_start() -> int:
         return 49152
 
 
+def _bind_free_port(sock: socket.socket, host: str) -> None:
+    """Bind ``sock`` to a free port below the kernel's range for outgoing connections (any free port when all those
+    tried are taken)."""
+    low = _ephemeral_ports_start()
+    # The operating system's randomness, not ``random``'s: tests seed that one (hypothesis does), and two processes
+    # of one test run would then try the same ports in the same order.
+    for port in _PORTS.sample(range(_OWN_PORTS_START, low), k=min(64, low - _OWN_PORTS_START)):
+        try:
+            sock.bind((host, port))
+        except OSError:
+            continue
+        return
+    sock.bind((host, 0))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free now, for a server another process will start (a gateway subprocess, a browser's
+    driver). Drawn like the simulators' (below the ephemeral range, at random), so that neither an outgoing
+    connection nor another test process is likely to take it before that server binds it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        _bind_free_port(sock, host)
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def port_of(url: str) -> int:
     """The port a URL names (80 when it names none): where to serve a simulator the settings point at."""
     return urlsplit(url).port or 80
@@ -71,20 +96,12 @@ class ThreadedServer:
         """A free port below the kernel's range for outgoing connections. A server that stops and listens again
         on its port (``resume_listening``) must find it free: a port the kernel handed out (port 0) lies in that
         range, where any outgoing connection of a busy machine may take it as its local port in the meantime."""
-        low = _ephemeral_ports_start()
-        # The operating system's randomness, not ``random``'s: tests seed that one (hypothesis does), and two
-        # processes of one test run would then try the same ports in the same order, one taking the port the other
-        # just let go of.
-        for port in _PORTS.sample(range(_OWN_PORTS_START, low), k=min(64, low - _OWN_PORTS_START)):
-            sock = self._socket()
-            try:
-                sock.bind((self.host, port))
-            except OSError:
-                sock.close()
-                continue
-            return sock
-        sock = self._socket()  # all taken: any free port
-        sock.bind((self.host, 0))
+        sock = self._socket()
+        try:
+            _bind_free_port(sock, self.host)
+        except OSError:
+            sock.close()
+            raise
         return sock
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ from adapters.ledger.db import Database
 from adapters.ledger.migrate import upgrade
 from adapters.payments.simulator import create_simulator_app
 from adapters.payments.webhooks import SIGNATURE_HEADER, encode_event, sign
-from adapters.simserver import ThreadedServer
+from adapters.simserver import ThreadedServer, free_port
 from gateway.domain import clock
 from gateway.domain.bankdays import add_bank_days
 from gateway.domain.draws import collection_date, when_to_create
@@ -1073,12 +1072,6 @@ async def test_a_charge_webhook_applies_a_draw_once_and_replays_and_strangers_ch
 
 
 # --- gateway simulate, from a fresh clone ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def gateway(env: dict[str, str], cwd: Path, *args: str) -> str:

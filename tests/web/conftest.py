@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from adapters.ledger.db import Database
+from adapters.simserver import free_port
 from gateway.auth import issue_token
 from gateway.settings import Settings
 from tests.conftest import (
@@ -77,13 +77,6 @@ CHROMIUM_ARGS = [
 ]
 # Each page's axe-core result, by page name: {impact: count} (printed at the end of the session).
 AXE_RESULTS: dict[str, dict[str, int]] = {}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
