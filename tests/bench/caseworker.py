@@ -36,7 +36,7 @@ from gateway.app import build_services, create_app
 from gateway.auth import issue_token
 from gateway.domain.clock import today, utcnow
 from gateway.settings import Settings
-from tests.bench.run import Timing, _drop_pg, _pg_database, _start_server, _stop, _timed
+from tests.bench.run import Timing, _drop_pg, _pg_database, _start_server, _stop, _timed, bench_env
 
 CITIZENS = int(os.environ.get("BENCH_CASEWORKER_CITIZENS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_CASEWORKER_REQUESTS", "30"))
@@ -205,13 +205,7 @@ async def run() -> dict[str, Any]:
     if not pg:
         Path("var/bench-caseworker.sqlite3").unlink(missing_ok=True)
     gaeldst = ThreadedServer(create_demo_app()).start()
-    env = {
-        "GATEWAY_DATABASE_URL": url,
-        "GATEWAY_GAELDST_URL": gaeldst.url,
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS": "0",
-        "GATEWAY_RATE_LIMIT_ENABLED": "false",
-    }
+    env = bench_env(url, gaeldst.url)
     day = today()
     queries = {
         "portfolio": PORTFOLIO % ((day - timedelta(days=90)).isoformat(), (day + timedelta(days=90)).isoformat()),

@@ -352,6 +352,19 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=10)
 
 
+def bench_env(database_url: str, gaeldst_url: str, **extra: str) -> dict[str, str]:
+    """A benchmarked gateway's environment: quiet, no payment polling, no rate limit (one subject's load on
+    purpose: the per-subject limit would measure 429s), plus each benchmark's own settings."""
+    return {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_GAELDST_URL": gaeldst_url,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS": "0",
+        "GATEWAY_RATE_LIMIT_ENABLED": "false",
+        **extra,
+    }
+
+
 async def run() -> dict[str, Any]:
     pg = await _pg_database()
     url = pg or f"sqlite+aiosqlite:///{Path('var/bench.sqlite3').resolve()}"
@@ -363,18 +376,14 @@ async def run() -> dict[str, Any]:
         "load_average": os.getloadavg()[0],  # other work on the machine moves absolute numbers, not the ratios
     }
     gaeldst = ThreadedServer(create_demo_app()).start()
-    env = {
-        "GATEWAY_DATABASE_URL": url,
-        "GATEWAY_GAELDST_URL": gaeldst.url,
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS": "0",
-        "GATEWAY_GAELDST_BREAKER_THRESHOLD": "3",
-        "GATEWAY_GAELDST_BREAKER_TTL_SECONDS": "600",
-        "GATEWAY_GAELDST_CACHE_TTL_SECONDS": "0",
-        "GATEWAY_RESPONSE_CACHE_TTL_SECONDS": "0",
-        # One citizen's load on purpose: the per-subject rate limit would measure 429s.
-        "GATEWAY_RATE_LIMIT_ENABLED": "false",
-    }
+    env = bench_env(
+        url,
+        gaeldst.url,
+        GATEWAY_GAELDST_BREAKER_THRESHOLD="3",
+        GATEWAY_GAELDST_BREAKER_TTL_SECONDS="600",
+        GATEWAY_GAELDST_CACHE_TTL_SECONDS="0",
+        GATEWAY_RESPONSE_CACHE_TTL_SECONDS="0",
+    )
     server: subprocess.Popen[bytes] | None = None
     try:
         cpr = await _prepare(url)

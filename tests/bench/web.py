@@ -43,6 +43,7 @@ from tests.bench.run import (
     _start_server,
     _stop,
     _timed,
+    bench_env,
 )
 
 SECTION = "## The web page's overview (WebOverview): compiled and the ordinary way"
@@ -91,15 +92,7 @@ async def run() -> dict[str, Any]:
     pg = await _pg_database()
     url = pg or f"sqlite+aiosqlite:///{Path('var/bench-web.sqlite3').resolve()}"
     gaeldst = ThreadedServer(create_demo_app()).start()
-    env = {
-        "GATEWAY_DATABASE_URL": url,
-        "GATEWAY_GAELDST_URL": gaeldst.url,
-        "GATEWAY_LOG_LEVEL": "WARNING",
-        "GATEWAY_PAYMENTS_POLL_INTERVAL_SECONDS": "0",
-        "GATEWAY_GAELDST_CACHE_TTL_SECONDS": "0",
-        "GATEWAY_RESPONSE_CACHE_TTL_SECONDS": "0",
-        "GATEWAY_RATE_LIMIT_ENABLED": "false",
-    }
+    env = bench_env(url, gaeldst.url, GATEWAY_GAELDST_CACHE_TTL_SECONDS="0", GATEWAY_RESPONSE_CACHE_TTL_SECONDS="0")
     results: dict[str, Any] = {
         "database": "PostgreSQL" if pg else "SQLite",
         "citizens": CITIZENS,

@@ -26,6 +26,30 @@ async def log_acting(tx: LedgerTx, acting: Acting, citizen_id: int, operation: s
     )
 
 
+async def log_decision(
+    tx: LedgerTx,
+    *,
+    caseworker_id: str,
+    who: Actor | None,
+    citizen_id: int,
+    operation: str,
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """One access-log row for a caseworker's own decision about the citizen's case (an assessment, a work queue's
+    item marked resolved), inside the decision's transaction; ``who`` names them for the citizen. No purpose: a
+    decision is the caseworker's job, not something done on the citizen's behalf."""
+    await tx.log_access(
+        caseworker_id=caseworker_id,
+        citizen_ids=[citizen_id],
+        operation=operation,
+        request_id=request_id,
+        now=now,
+        actor_name=who.name if who is not None else None,
+        actor_unit=who.unit if who is not None else None,
+    )
+
+
 class AccessLog:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

@@ -31,7 +31,7 @@ from gateway.domain.plans import (
 )
 from gateway.domain.terms import CURRENT_TERMS_VERSION
 from gateway.domain.text import has_control_characters
-from gateway.usecases.access import log_acting
+from gateway.usecases.access import log_acting, log_decision
 from gateway.usecases.enrolments import Enrolments
 from gateway.usecases.idempotency import Outcome, Problems, refused, run_idempotent
 from gateway.usecases.ports import CollectionStatuses, CollectionStatusUnavailable, Ledger, LedgerTx, Row
@@ -342,14 +342,14 @@ class InstallmentPlans:
             await tx.notify_citizen(
                 citizen_id=plan.citizen_id, code=notice, dedupe_key=f"plan-assessed:{plan.id}", now=now, plan_id=plan.id
             )
-            await tx.log_access(
+            await log_decision(
+                tx,
                 caseworker_id=request.caseworker_id,
-                citizen_ids=[plan.citizen_id],
+                who=request.who,
+                citizen_id=plan.citizen_id,
                 operation=operation,
                 request_id=request.request_id,
                 now=now,
-                actor_name=request.who.name if request.who is not None else None,
-                actor_unit=request.who.unit if request.who is not None else None,
             )
             return Outcome(result={"plan": plan.id})
 

@@ -15,6 +15,7 @@ from gateway.domain.acting import Actor
 from gateway.domain.clock import today, utcnow
 from gateway.domain.errors import UserErrorCode
 from gateway.domain.workqueues import Queue, can_be_marked_resolved
+from gateway.usecases.access import log_decision
 from gateway.usecases.idempotency import Outcome, refused, run_idempotent
 from gateway.usecases.plans import text_problem
 from gateway.usecases.ports import Ledger, LedgerTx
@@ -78,14 +79,14 @@ class WorkQueues:
                 note=request.note,
                 now=now,
             )
-            await tx.log_access(
+            await log_decision(
+                tx,
                 caseworker_id=request.caseworker_id,
-                citizen_ids=[item.citizen_id],
+                who=request.who,
+                citizen_id=item.citizen_id,
                 operation=OPERATION,
                 request_id=request.request_id,
                 now=now,
-                actor_name=request.who.name if request.who is not None else None,
-                actor_unit=request.who.unit if request.who is not None else None,
             )
             return Outcome(result={"workQueueItem": [queue.value, key1, key2]})
 
