@@ -74,10 +74,9 @@ class Session:
     token: str | None = None
     expires_at: int | None = None  # the token's expiry, seconds since the epoch
     name: str | None = None
-    payment_id: str | None = None  # the payment the citizen was last sent to the provider for
-    # The last few payments sent to the provider, by the idempotency key of the form that started each: the
-    # provider's return URL names the key, so coming back leads to that payment even when another one was started
-    # in the meantime (a second tab).
+    # The last few payments sent to the provider, oldest first, by the idempotency key of the form that started
+    # each: the provider's return URL names the key, so coming back leads to that payment even when another one
+    # was started in the meantime (a second tab).
     payments: dict[str, str] = field(default_factory=dict)
     expired: bool = False  # this request found a signed-in session whose token had run out
     dirty: bool = False  # the cookie must be written
@@ -98,7 +97,6 @@ class Session:
             "token": self.token,
             "exp": self.expires_at,
             "name": self.name,
-            "pay": self.payment_id,
             "pays": list(self.payments.items()),
         }
 
@@ -115,12 +113,13 @@ class Session:
             for key, pid in (p for p in (pays if isinstance(pays, list) else []) if isinstance(p, list) and len(p) == 2)
             if isinstance(key, str) and isinstance(pid, str)
         }
+        if not payments and isinstance(pay, str):  # a cookie written before "pays": its one last payment
+            payments[""] = pay
         return cls(
             csrf=data["csrf"],
             token=token,
             expires_at=exp,
             name=name if isinstance(name, str) else None,
-            payment_id=pay if isinstance(pay, str) else None,
             payments=payments,
         )
 
@@ -221,7 +220,6 @@ def remember_payment(request: HTTPConnection, key: str, payment_id: str) -> None
     """The payment the citizen is sent to the provider for, by its form's idempotency key: where
     ``/betaling/retur?noegle=<key>`` leads back to."""
     s = current(request)
-    s.payment_id = payment_id
     s.payments.pop(key, None)
     s.payments[key] = payment_id
     while len(s.payments) > REMEMBERED_PAYMENTS:
@@ -231,8 +229,9 @@ def remember_payment(request: HTTPConnection, key: str, payment_id: str) -> None
 
 def returned_payment(request: HTTPConnection, key: str | None) -> str | None:
     """The payment the provider sends the citizen back from: the one started with ``key``, else the last one."""
-    s = current(request)
-    return (s.payments.get(key) if key else None) or s.payment_id
+    payments = current(request).payments
+    last = next(reversed(payments.values()), None)
+    return (payments.get(key) if key else None) or last
 
 
 def cookie_secure(request: HTTPConnection) -> bool:
@@ -252,7 +251,9 @@ NEXT_FIELD: Final = "naeste"
 
 # Ten digits, perhaps with a hyphen or space after the sixth, and percent-encoded or not: CPR-shaped. The page's own
 # paths never hold one (its ids are opaque), so a path that does is nowhere to go back to: the sign-in page's URL
-# (``/log-ind?naeste=…``) would carry it into browser histories and proxies' logs.
+# (``/log-ind?naeste=…``) would carry it into browser histories and proxies' logs. Its own check, not the gateway's
+# ``gateway.domain.cpr``: the page is a client of the public API and imports nothing behind it (import-linter),
+# and a path needs no date check (any ten digits are refused).
 _CPR_SHAPED: Final = re.compile(r"(?<!\d)\d{6}[- ]?\d{4}(?!\d)")
 
 

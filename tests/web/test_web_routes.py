@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import html
+import json
 import re
 import time
 from pathlib import Path
@@ -474,3 +475,14 @@ async def test_a_path_with_a_cpr_number_is_never_where_signing_in_comes_back_to(
         assert signed_in.headers["location"] == "/", target
         await browser.client.post("/log-ud", data={"csrf_token": await browser.csrf("/")})
     assert session.safe_next("/betal?krav=Q2xhaW06MTA,Q2xhaW06OQ") == "/betal?krav=Q2xhaW06MTA,Q2xhaW06OQ"
+
+
+def test_a_session_cookie_keeps_its_payments_and_reads_one_written_before_them() -> None:
+    s = session.Session()
+    s.payments = {f"k{i}": f"P{i}" for i in range(3)}
+    written = json.loads(json.dumps(s.to_cookie()))  # as the cookie carries it
+    again = session.Session.from_cookie(written)
+    assert again is not None and again.payments == s.payments  # in order: the last is the last started
+    # A cookie of the version before: its one "pay" is the payment to come back to.
+    old = {k: v for k, v in written.items() if k != "pays"} | {"pay": "P-old"}
+    assert (read := session.Session.from_cookie(old)) is not None and read.payments == {"": "P-old"}
