@@ -6,12 +6,11 @@ import logging
 import sys
 from collections.abc import MutableMapping
 from typing import Any
-from urllib.parse import unquote_plus
 
 import structlog
 from opentelemetry import trace
 
-from gateway.domain.cpr import looks_like_cpr, redact
+from gateway.domain.cpr import looks_like_cpr, percent_decoded, redact
 
 
 def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -41,15 +40,7 @@ def _masked(text: str) -> str:
     text = redact(text)
     if not looks_like_cpr(text):
         return text
-    for _ in range(_MAX_DECODINGS):
-        decoded = unquote_plus(text)
-        if decoded == text:
-            break
-        text = decoded
-    return redact(text).encode("unicode_escape").decode("ascii")
-
-
-_MAX_DECODINGS = 5
+    return redact(percent_decoded(text)).encode("unicode_escape").decode("ascii")
 
 
 class _RedactingFilter(logging.Filter):

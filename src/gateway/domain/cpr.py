@@ -8,9 +8,10 @@ A CPR is sensitive: ``str()`` and ``repr()`` mask it so it cannot leak into a lo
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from urllib.parse import unquote, unquote_plus, urlsplit
+
+from gateway.domain.text import has_any_control_character
 
 _PATTERN = re.compile(r"^([0-9]{2})([0-9]{2})([0-9]{2})-?([0-9]{4})$")  # ASCII digits only
 
@@ -162,11 +163,22 @@ def _decodings(text: str) -> list[str] | None:
     return forms if unquote(current) == current else None
 
 
+def percent_decoded(text: str, rounds: int = MAX_DECODING_ROUNDS + 1) -> str:
+    """``text`` percent-decoded as a form-encoded query string is (``+`` a space), round after round until nothing
+    changes, at most ``rounds`` rounds: what a reader of a logged URL would make of it."""
+    for _ in range(rounds):
+        decoded = unquote_plus(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def valid_return_url(url: str) -> bool:
     """An http(s) URL of sane length with no CPR-shaped number in it, however it is percent-encoded (it would
     reach the provider and its logs, and the citizen's browser history). No whitespace or control character: a
     URL has none, and ``urlsplit`` would quietly drop a line break that the provider's redirect might carry."""
-    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+    if any(c.isspace() for c in url) or has_any_control_character(url):
         return False
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and len(url) <= 500 and not looks_like_cpr(url)
