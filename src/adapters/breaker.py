@@ -42,13 +42,18 @@ class CircuitBreaker:
         if ttl_seconds <= 0:
             raise ValueError("a breaker's ttl must be positive")
         self.name = name
+        self._threshold, self._ttl_seconds, self._exclude = threshold, ttl_seconds, list(exclude)
+        self._on_state = on_state  # told the state after every call that was guarded (metrics)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Closed, with no failures counted: a new factory, its breaker made at the first call."""
         self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=threshold, default_ttl=ttl_seconds, exclude=list(exclude)
+            default_threshold=self._threshold, default_ttl=self._ttl_seconds, exclude=list(self._exclude)
         )
         self._breaker: AsyncCircuitBreaker | None = None
         # purgatory lets every request through while half-open; we allow a single probe at a time.
         self._probe_in_flight = False
-        self._on_state = on_state  # told the state after every call that was guarded (metrics)
 
     @property
     def state(self) -> str:
@@ -89,12 +94,6 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         """Forget every failure: closed, as when new."""
-        self._factory = AsyncCircuitBreakerFactory(
-            default_threshold=self._factory.default_threshold,
-            default_ttl=self._factory.default_ttl,
-            exclude=list(self._factory.global_exclude),
-        )
-        self._breaker = None
-        self._probe_in_flight = False
+        self._forget()
         if self._on_state is not None:
             self._on_state(self.state)
